@@ -1,0 +1,1 @@
+"""Events on the bus: topology, the outbox relay, the consumer runtime, dead letters."""

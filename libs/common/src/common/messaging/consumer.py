@@ -1,0 +1,286 @@
+"""The consumer runtime: every service consumes events the same way.
+
+Each consumer has its own durable quorum queue, bound by the event types it subscribes to, with
+manual acks and a bounded prefetch. A message is handled in one transaction that first claims
+its inbox row, so a redelivered event has no second effect. A failure is retried after the
+delays in ``retry_delays``; after the last, the message goes to the dead-letter queue with its
+error. Shutdown stops taking messages, lets the in-flight ones finish within a grace period,
+and returns the rest to the queue by closing the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+
+from common.events.base import CloudEvent, IntegrationEvent
+from common.messaging.topology import (
+    ATTEMPT_HEADER,
+    CONSUMER_HEADER,
+    ERROR_HEADER,
+    ERROR_TYPE_HEADER,
+    FAILED_AT_HEADER,
+    declare_consumer_queues,
+    declare_exchange,
+    dead_letter_queue_name,
+    retry_queue_name,
+)
+from common.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+Handler = Callable[..., Awaitable[None]]
+Subscriptions = Mapping[type[IntegrationEvent], Sequence[Handler]]
+
+
+class PoisonMessage(Exception):  # noqa: N818 — a domain name, not an error category
+    """The message can never be handled (malformed, unknown contract): no retry helps."""
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    in_flight: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Route:
+    event_class: type[IntegrationEvent]
+    handlers: tuple[tuple[Handler, tuple[str, ...]], ...]
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        subscriptions: Subscriptions,
+        uow_factory: Callable[[], UnitOfWork],
+        exchange_name: str,
+        prefetch: int = 50,
+        retry_delays: Sequence[float] = (1.0, 10.0, 60.0),
+        deps: Mapping[str, object] | None = None,
+        shutdown_grace: float = 20.0,
+    ) -> None:
+        self.name = name
+        self._uow_factory = uow_factory
+        self._exchange_name = exchange_name
+        self._prefetch = prefetch
+        self._retry_delays = tuple(retry_delays)
+        self._deps = dict(deps or {})
+        self._shutdown_grace = shutdown_grace
+        self._routes = {
+            cls.event_type: _Route(cls, tuple((h, _dependency_names(h)) for h in handlers))
+            for cls, handlers in subscriptions.items()
+        }
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._closing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stats = ConsumerStats()
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self._retry_delays) + 1
+
+    async def start(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await declare_exchange(channel, self._exchange_name)
+        queue = await declare_consumer_queues(
+            channel, exchange, self.name, self._routes.keys(), self._retry_delays
+        )
+        self._channel, self._queue = channel, queue
+        # queue.consume with a callback (not queue.iterator) so that the aio-pika
+        # instrumentation's consumer span continues the producer's trace (FACTS.md).
+        self._consumer_tag = await queue.consume(self._on_message, no_ack=False)
+
+    async def stop(self) -> None:
+        """Stop taking messages, finish in-flight ones, return unstarted ones to the queue."""
+        self._closing = True
+        if self._queue is not None and self._consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._consumer_tag)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._shutdown_grace)
+        if self._channel is not None and not self._channel.is_closed:
+            # Unacked messages return to the queue when the channel closes.
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self._closing:
+            await _settle(message.nack(requeue=True))
+            return
+        self.stats.in_flight += 1
+        self._idle.clear()
+        try:
+            await self._process(message)
+        finally:
+            self.stats.in_flight -= 1
+            if self.stats.in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        headers = dict(message.headers or {})
+        attempt = int(str(headers.get(ATTEMPT_HEADER, 1)))
+        started = time.perf_counter()
+        parent = None
+        if not trace.get_current_span().get_span_context().is_valid:
+            parent = propagate.extract({k: str(v) for k, v in headers.items()})
+        with tracer.start_as_current_span(
+            f"{message.type or 'event'} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.consumer.group.name": self.name,
+                "messaging.message.id": message.message_id or "",
+                "hsdt.attempt": attempt,
+            },
+        ) as span:
+            try:
+                outcome = await self._handle(message.body)
+            except Exception as exc:  # noqa: BLE001 — every failure is retried or dead-lettered
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                await self._fail(message, headers, attempt, exc)
+                outcome = "failed"
+            else:
+                await _settle(message.ack())
+            span.set_attribute("hsdt.outcome", outcome)
+        _record_consumed(self.name, message.type or "", outcome, time.perf_counter() - started)
+
+    async def _handle(self, body: bytes) -> str:
+        try:
+            envelope = CloudEvent.from_json(body)
+        except ValidationError as exc:
+            raise PoisonMessage(f"not a CloudEvent: {exc.error_count()} errors") from exc
+        route = self._routes.get(envelope.type)
+        if route is None:
+            # Bound by an older version of this consumer; nothing here handles it any more.
+            log.warning("no handler for %s in %s; acknowledged", envelope.type, self.name)
+            return "ignored"
+        try:
+            event = route.event_class.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise PoisonMessage(
+                f"{envelope.type} data does not match its contract: {exc.error_count()} errors"
+            ) from exc
+        async with self._uow_factory() as uow:
+            if not await uow.claim_inbox(self.name, envelope.id, envelope.type):
+                self.stats.duplicates += 1
+                return "duplicate"
+            for handler, names in route.handlers:
+                available = {"uow": uow, "envelope": envelope, **self._deps}
+                await handler(event, **{n: available[n] for n in names})
+            await uow.commit()
+        self.stats.handled += 1
+        return "handled"
+
+    async def _fail(
+        self,
+        message: AbstractIncomingMessage,
+        headers: dict[str, Any],
+        attempt: int,
+        exc: Exception,
+    ) -> None:
+        self.stats.errors.append(type(exc).__name__)
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            # Cannot move it anywhere now; it is redelivered when the channel comes back.
+            return
+        poison = isinstance(exc, PoisonMessage)
+        headers = {**headers, ATTEMPT_HEADER: attempt + 1}
+        if poison or attempt >= self.max_attempts:
+            target = dead_letter_queue_name(self.name)
+            headers |= {
+                ERROR_HEADER: f"{type(exc).__name__}: {exc}"[:1000],
+                ERROR_TYPE_HEADER: type(exc).__name__,
+                FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+                CONSUMER_HEADER: self.name,
+            }
+            self.stats.dead_lettered += 1
+            log.error(
+                "event %s dead-lettered by %s after %d attempts: %s",
+                message.message_id,
+                self.name,
+                attempt,
+                type(exc).__name__,
+            )
+        else:
+            target = retry_queue_name(self.name, attempt)
+            self.stats.retried += 1
+            log.warning(
+                "event %s failed in %s (attempt %d), retrying: %r",
+                message.message_id,
+                self.name,
+                attempt,
+                exc,
+            )
+        try:
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    type=message.type,
+                ),
+                routing_key=target,
+            )
+        except Exception as publish_exc:  # noqa: BLE001
+            # Not moved: leave it unacked so the broker redelivers it; nothing is lost.
+            log.warning("could not move event %s to %s: %r", message.message_id, target, publish_exc)
+            await _settle(message.nack(requeue=True))
+            return
+        await _settle(message.ack())
+
+
+def _dependency_names(handler: Handler) -> tuple[str, ...]:
+    """Names of the handler's parameters after the event, injected by name (uow, deps…)."""
+    params = list(inspect.signature(handler).parameters.values())
+    return tuple(p.name for p in params[1:])
+
+
+async def _settle(operation: Awaitable[None]) -> None:
+    # The channel may have died with the broker; the message is then redelivered, and the
+    # inbox turns the redelivery into a no-op.
+    with contextlib.suppress(Exception):
+        await operation
+
+
+def _record_consumed(consumer: str, event_type: str, outcome: str, seconds: float) -> None:
+    try:
+        from common import metrics  # noqa: PLC0415
+    except ImportError:
+        return
+    recorder = getattr(metrics, "record_consumed", None)
+    if recorder is not None:
+        recorder(consumer=consumer, event_type=event_type, outcome=outcome, seconds=seconds)

@@ -1,0 +1,41 @@
+"""Settings from the environment, one prefix per service (``RECORDS_DATABASE_URL`` …)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads the same way; a service subclasses it with its own prefix.
+
+    A subclass sets ``model_config = SettingsConfigDict(env_prefix="RECORDS_")`` and its own
+    ``service_name`` default; the fields below then come from ``RECORDS_DATABASE_URL`` and so on.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HSDT_", extra="ignore")
+
+    service_name: str = "hsdt"
+    environment: str = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/hsdt"
+    database_pool_size: int = 10
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Key prefix in Redis so that test runs and deployments sharing one server never collide.
+    redis_prefix: str = "hsdt:"
+    events_exchange: str = "hsdt.events"
+    # Behind the gateway a service lives under /<service>/; FastAPI needs it for its docs.
+    root_path: str = ""
+    jwks_url: str = "http://127.0.0.1:8101/api/v1/.well-known/jwks.json"
+    jwks_cache_seconds: int = 300
+    token_issuer: str = "hsdt-identity"
+    token_audience: str = "hsdt"
+    log_level: str = "INFO"
+    # Parent-based ratio sampling; 1.0 in development, lower in production.
+    trace_sample_ratio: float = 1.0
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 500
+    consumer_prefetch: int = 50
+    # Seconds to wait before each retry of a failed message; after the last, the dead-letter queue.
+    consumer_retry_delays: list[float] = Field(default_factory=lambda: [1.0, 10.0, 60.0])
+    shutdown_grace_seconds: float = 20.0

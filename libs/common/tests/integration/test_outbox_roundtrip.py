@@ -1,0 +1,67 @@
+"""The outbox, relay and consumer on real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from common.testing import wait_until
+
+from .support import Pinged, effect_counts, emit_pings, running_world
+
+
+async def test_emitted_events_reach_the_consumer_once(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+    async with running_world(
+        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"), consumer_name=unique("c")
+    ) as world:
+        await emit_pings(world.producer_uow, range(50))
+        assert await wait_until(lambda: _all_effects(world.engine, 50), timeout=10)
+        counts = await effect_counts(world.engine)
+        assert counts == {n: 1 for n in range(50)}
+        assert await world.relay.unsent() == 0
+
+
+async def test_rolled_back_transaction_emits_nothing(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+    async with running_world(
+        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"), consumer_name=unique("c")
+    ) as world:
+        uow = world.producer_uow
+        async with uow:
+            uow.emit(Pinged(key="lost", n=999))
+            await uow.rollback()
+        await emit_pings(uow, [1])
+        assert await wait_until(lambda: _all_effects(world.engine, 1), timeout=10)
+        await asyncio.sleep(0.3)
+        assert await effect_counts(world.engine) == {1: 1}
+        async with world.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 1
+
+
+async def test_sequence_and_trace_fields_reach_the_consumer(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+    seen = []
+
+    async def remember(event, uow, envelope) -> None:  # type: ignore[no-untyped-def]
+        seen.append(envelope)
+
+    async with running_world(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=unique("c"),
+        handlers=[remember],
+    ) as world:
+        await emit_pings(world.producer_uow, [1, 2, 3])
+        assert await wait_until(lambda: _len_at_least(seen, 3), timeout=10)
+    sequences = sorted(e.sequence for e in seen)
+    assert len(set(sequences)) == 3
+    assert all(len(s) == 20 and s.isdigit() for s in sequences)
+    assert {e.source for e in seen} == {"test"}
+
+
+async def _all_effects(engine, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return sum((await effect_counts(engine)).values()) >= n
+
+
+async def _len_at_least(items: list[object], n: int) -> bool:
+    return len(items) >= n
