@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
+import asyncpg
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
@@ -30,6 +31,7 @@ from aio_pika.abc import (
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from common.events.base import CloudEvent, IntegrationEvent
 from common.messaging.topology import (
@@ -54,6 +56,27 @@ Subscriptions = Mapping[type[IntegrationEvent], Sequence[Handler]]
 
 class PoisonMessage(Exception):  # noqa: N818 — a domain name, not an error category
     """The message can never be handled (malformed, unknown contract): no retry helps."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An outage of our own infrastructure, not a fault of the message.
+
+    Such a failure is retried without counting an attempt: a database restart must not send
+    good events to the dead-letter queue.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        OSError
+        | ConnectionError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.InterfaceError,
+    )
 
 
 @dataclass
@@ -216,8 +239,13 @@ class EventConsumer:
             # Cannot move it anywhere now; it is redelivered when the channel comes back.
             return
         poison = isinstance(exc, PoisonMessage)
-        headers = {**headers, ATTEMPT_HEADER: attempt + 1}
-        if poison or attempt >= self.max_attempts:
+        transient = not poison and is_transient(exc)
+        headers = {**headers, ATTEMPT_HEADER: attempt if transient else attempt + 1}
+        if transient:
+            target = retry_queue_name(self.name, 1)
+            self.stats.retried += 1
+            log.warning("event %s waits for infrastructure in %s: %r", message.message_id, self.name, exc)
+        elif poison or attempt >= self.max_attempts:
             target = dead_letter_queue_name(self.name)
             headers |= {
                 ERROR_HEADER: f"{type(exc).__name__}: {exc}"[:1000],

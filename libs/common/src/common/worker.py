@@ -1,0 +1,72 @@
+"""The worker process of a service: its outbox relay and its consumer, until a signal stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Mapping
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.db import asyncpg_dsn
+from common.messaging.bus import Bus
+from common.messaging.consumer import EventConsumer, Subscriptions
+from common.messaging.relay import OutboxRelay
+from common.settings import CommonSettings
+from common.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    *,
+    settings: CommonSettings,
+    engine: AsyncEngine,
+    uow_factory: Callable[[], UnitOfWork],
+    subscriptions: Subscriptions,
+    deps: Mapping[str, object] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Relay this service's outbox and handle the events it subscribes to.
+
+    SIGTERM or SIGINT ends it gracefully: the consumer finishes or returns what it holds, the
+    relay finishes its batch. Several replicas may run at once.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bus = Bus(settings.amqp_url, settings.events_exchange)
+    await bus.connect()
+    relay = OutboxRelay(
+        engine=engine,
+        listen_dsn=asyncpg_dsn(settings.database_url),
+        exchange=bus.exchange,
+        batch_size=settings.outbox_batch_size,
+        poll_seconds=settings.outbox_poll_seconds,
+    )
+    consumer: EventConsumer | None = None
+    if subscriptions:
+        consumer = EventConsumer(
+            name=settings.service_name,
+            subscriptions=subscriptions,
+            uow_factory=uow_factory,
+            exchange_name=settings.events_exchange,
+            prefetch=settings.consumer_prefetch,
+            retry_delays=settings.consumer_retry_delays,
+            deps=deps,
+            shutdown_grace=settings.shutdown_grace_seconds,
+        )
+        await consumer.start(bus.connection)
+    log.info("worker of %s started", settings.service_name)
+    relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    try:
+        await stop.wait()
+    finally:
+        log.info("worker of %s stopping", settings.service_name)
+        if consumer is not None:
+            await consumer.stop()
+        await relay_task
+        await bus.close()
+        await engine.dispose()
