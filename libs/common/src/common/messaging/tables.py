@@ -46,14 +46,6 @@ outbox = Table(
 # rows have been sent.
 Index("ix_outbox_unsent", outbox.c.id, postgresql_where=outbox.c.sent_at.is_(None))
 
-# Per-aggregate order of events from this producer (CloudEvents ``sequence`` extension).
-outbox_sequence = Table(
-    "outbox_sequence",
-    messaging_metadata,
-    Column("subject", String(200), primary_key=True),
-    Column("last_sequence", BigInteger, nullable=False),
-)
-
 inbox = Table(
     "inbox",
     messaging_metadata,

@@ -1,0 +1,26 @@
+"""The attendance service's HTTP app: ``uvicorn --factory attendance.app:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from common.app import create_service_app
+from common.bootstrap import api_lifespan
+
+from attendance import __version__
+from attendance.api import router
+from attendance.bootstrap import bootstrap
+from attendance.settings import AttendanceSettings
+
+
+def create_app(settings: AttendanceSettings | None = None) -> FastAPI:
+    settings = settings or AttendanceSettings()
+    return create_service_app(
+        settings=settings,
+        title="HSĐT — Điểm danh",
+        description="Bell schedules, roll calls, deadlines, absence totals.",
+        version=__version__,
+        lifespan=api_lifespan(lambda: bootstrap(settings)),
+        routers=[router],
+        readiness_checks=lambda app: app.state.deps.readiness_checks(),
+    )

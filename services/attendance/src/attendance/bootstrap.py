@@ -1,0 +1,12 @@
+"""The composition root of the attendance service: settings in, clients out."""
+
+from __future__ import annotations
+
+from common.bootstrap import Deps, build_deps
+
+from attendance.settings import AttendanceSettings
+from attendance.uow import AttendanceUnitOfWork
+
+
+def bootstrap(settings: AttendanceSettings | None = None) -> Deps:
+    return build_deps(settings or AttendanceSettings(), AttendanceUnitOfWork)

@@ -1,0 +1,7 @@
+"""The events the identity service handles: one list per service (eShop)."""
+
+from __future__ import annotations
+
+from common.messaging.consumer import Subscriptions
+
+SUBSCRIPTIONS: Subscriptions = {}
