@@ -33,6 +33,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from common import metrics
 from common.events.base import CloudEvent, IntegrationEvent
 from common.messaging.topology import (
     ATTEMPT_HEADER,
@@ -112,6 +113,8 @@ class EventConsumer:
         self._uow_factory = uow_factory
         self._exchange_name = exchange_name
         self._prefetch = prefetch
+        if not retry_delays:
+            raise ValueError("a consumer needs at least one retry delay")
         self._retry_delays = tuple(retry_delays)
         self._deps = dict(deps or {})
         self._shutdown_grace = shutdown_grace
@@ -215,6 +218,8 @@ class EventConsumer:
             raise PoisonMessage(
                 f"{envelope.type} data does not match its contract: {exc.error_count()} errors"
             ) from exc
+        lag = (datetime.now(UTC) - envelope.time).total_seconds()
+        metrics.event_lag.record(max(lag, 0.0), {"event_type": envelope.type, "queue": self.name})
         async with self._uow_factory() as uow:
             if not await uow.claim_inbox(self.name, envelope.id, envelope.type):
                 self.stats.duplicates += 1
@@ -242,7 +247,7 @@ class EventConsumer:
         transient = not poison and is_transient(exc)
         headers = {**headers, ATTEMPT_HEADER: attempt if transient else attempt + 1}
         if transient:
-            target = retry_queue_name(self.name, 1)
+            target = retry_queue_name(self.name, self._retry_delays[0])
             self.stats.retried += 1
             log.warning("event %s waits for infrastructure in %s: %r", message.message_id, self.name, exc)
         elif poison or attempt >= self.max_attempts:
@@ -254,6 +259,7 @@ class EventConsumer:
                 CONSUMER_HEADER: self.name,
             }
             self.stats.dead_lettered += 1
+            metrics.dead_letters.add(1, {"event_type": message.type or "", "queue": self.name})
             log.error(
                 "event %s dead-lettered by %s after %d attempts: %s",
                 message.message_id,
@@ -262,7 +268,7 @@ class EventConsumer:
                 type(exc).__name__,
             )
         else:
-            target = retry_queue_name(self.name, attempt)
+            target = retry_queue_name(self.name, self._retry_delays[attempt - 1])
             self.stats.retried += 1
             log.warning(
                 "event %s failed in %s (attempt %d), retrying: %r",
@@ -305,10 +311,6 @@ async def _settle(operation: Awaitable[None]) -> None:
 
 
 def _record_consumed(consumer: str, event_type: str, outcome: str, seconds: float) -> None:
-    try:
-        from common import metrics  # noqa: PLC0415
-    except ImportError:
-        return
-    recorder = getattr(metrics, "record_consumed", None)
-    if recorder is not None:
-        recorder(consumer=consumer, event_type=event_type, outcome=outcome, seconds=seconds)
+    attributes = {"event_type": event_type, "queue": consumer, "outcome": outcome}
+    metrics.events_consumed.add(1, attributes)
+    metrics.consumer_duration.record(seconds, attributes)

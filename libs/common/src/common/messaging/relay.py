@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common import metrics
 from common.messaging.tables import OUTBOX_NOTIFY_CHANNEL
 from common.messaging.topology import CONTENT_TYPE
 
@@ -136,7 +137,7 @@ class OutboxRelay:
         self.stats.batches += 1
         self.stats.published += len(sent)
         self.stats.failed += len(failed)
-        _record_metrics(rows, len(sent), len(failed))
+        _record_metrics(rows, set(sent))
         if failed:
             # The broker refused or vanished: the rows stay unsent and the caller backs off.
             raise RuntimeError(f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]!r}")
@@ -144,7 +145,9 @@ class OutboxRelay:
 
     async def unsent(self) -> int:
         async with self._engine.connect() as conn:
-            return int((await conn.execute(_COUNT_UNSENT)).scalar_one())
+            backlog = int((await conn.execute(_COUNT_UNSENT)).scalar_one())
+        metrics.outbox_backlog.set(backlog)
+        return backlog
 
     async def _publish(self, exchange: AbstractExchange, row: Any) -> None:
         body = with_sequence(bytes(row.body), row.id)
@@ -216,14 +219,13 @@ def _trace_carrier(body: bytes) -> dict[str, str]:
     return carrier
 
 
-def _record_metrics(rows: Sequence[Any], sent: int, failed: int) -> None:
-    try:
-        from common import metrics  # noqa: PLC0415 — optional until telemetry is configured
-    except ImportError:
-        return
-    recorder = getattr(metrics, "record_published", None)
-    if recorder is not None:
-        recorder(sent=sent, failed=failed)
+def _record_metrics(rows: Sequence[Any], sent: set[int]) -> None:
+    by_type: dict[str, int] = {}
+    for row in rows:
+        if row.id in sent:
+            by_type[row.event_type] = by_type.get(row.event_type, 0) + 1
+    for event_type, n in by_type.items():
+        metrics.events_published.add(n, {"event_type": event_type})
 
 
 async def _wait_any(stop: asyncio.Event, other: asyncio.Event, timeout: float) -> None:

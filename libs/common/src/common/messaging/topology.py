@@ -21,8 +21,14 @@ CONSUMER_HEADER = "x-hsdt-consumer"
 CONTENT_TYPE = "application/cloudevents+json"
 
 
-def retry_queue_name(consumer: str, step: int) -> str:
-    return f"{consumer}.retry.{step}"
+def retry_queue_name(consumer: str, delay_seconds: float) -> str:
+    """Named by its delay: queue arguments cannot change, so a new retry schedule declares new
+    queues instead of failing on the old ones (which still empty into the consumer's queue)."""
+    return f"{consumer}.retry.{_delay_ms(delay_seconds)}ms"
+
+
+def _delay_ms(delay_seconds: float) -> int:
+    return max(1, round(delay_seconds * 1000))
 
 
 def dead_letter_queue_name(consumer: str) -> str:
@@ -68,14 +74,14 @@ async def declare_consumer_queues(
     )
     for event_type in sorted(set(event_types)):
         await queue.bind(exchange, routing_key=event_type)
-    for step, delay in enumerate(retry_delays, start=1):
+    for delay in sorted(set(retry_delays)):
         # Classic queues: every message in one of these waits the same time, so the head
         # always expires first and per-queue TTL gives exact back-off without a plugin.
         await channel.declare_queue(
-            retry_queue_name(consumer, step),
+            retry_queue_name(consumer, delay),
             durable=True,
             arguments={
-                "x-message-ttl": max(1, round(delay * 1000)),
+                "x-message-ttl": _delay_ms(delay),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": consumer,
             },
