@@ -1,7 +1,6 @@
 """Alembic environment of the identity service."""
 
 from common.migrations import run_alembic_env
-
 from identity.models import Base
 from identity.settings import IdentitySettings
 

@@ -1,7 +1,6 @@
 """Alembic environment of the signing service."""
 
 from common.migrations import run_alembic_env
-
 from signing.models import Base
 from signing.settings import SigningSettings
 

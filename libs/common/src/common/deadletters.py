@@ -70,7 +70,9 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
     )
 
 
-async def list_dead_letters(amqp_url: str, consumer: str, limit: int = MAX_SCAN) -> list[DeadLetter]:
+async def list_dead_letters(
+    amqp_url: str, consumer: str, limit: int = MAX_SCAN
+) -> list[DeadLetter]:
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
@@ -129,48 +131,58 @@ async def replay_dead_letters(
     return replayed
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hsdt-deadletters", description=__doc__.split("\n")[0])
-    parser.add_argument("--amqp-url", default=os.environ.get("HSDT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/hsdt"))
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("list", "show", "replay"):
-        p = sub.add_parser(name)
-        p.add_argument("--consumer", required=True, help="the consumer (service) whose dead letters")
-        if name == "show":
-            p.add_argument("message_id")
-        if name == "replay":
-            p.add_argument("message_ids", nargs="*")
-            p.add_argument("--all", action="store_true", help="replay every dead letter")
-        if name == "list":
-            p.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        letters = asyncio.run(list_dead_letters(args.amqp_url, args.consumer))
-        if args.json:
-            print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
-        else:
-            for d in letters:
-                print(f"{d.message_id}  {d.event_type}  attempts={d.attempts}  {d.failed_at}  {d.error_type}: {d.error}")
-            print(f"{len(letters)} dead letter(s) in {args.consumer}")
+def _list(args: argparse.Namespace) -> int:
+    letters = asyncio.run(list_dead_letters(args.amqp_url, args.consumer))
+    if args.json:
+        print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
         return 0
-    if args.command == "show":
-        letters = asyncio.run(list_dead_letters(args.amqp_url, args.consumer))
-        for d in letters:
-            if d.message_id == args.message_id:
-                print(json.dumps({**d.summary(), "event": json.loads(d.body)}, ensure_ascii=False, indent=2))
-                return 0
-        print(f"no dead letter {args.message_id} in {args.consumer}", file=sys.stderr)
-        return 1
-    if not args.all and not args.message_ids:
-        parser.error("replay needs message ids or --all")
+    for d in letters:
+        print(f"{d.message_id}  {d.event_type}  attempts={d.attempts}  {d.failed_at}")
+        print(f"    {d.error_type}: {d.error}")
+    print(f"{len(letters)} dead letter(s) in {args.consumer}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    for d in asyncio.run(list_dead_letters(args.amqp_url, args.consumer)):
+        if d.message_id == args.message_id:
+            shown = {**d.summary(), "event": json.loads(d.body)}
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
+            return 0
+    print(f"no dead letter {args.message_id} in {args.consumer}", file=sys.stderr)
+    return 1
+
+
+def _replay(args: argparse.Namespace) -> int:
     ids = None if args.all else args.message_ids
     replayed = asyncio.run(replay_dead_letters(args.amqp_url, args.consumer, ids))
     for mid in replayed:
         print(f"replayed {mid}")
-    missing = set(ids or []) - set(replayed)
-    for mid in sorted(missing):
+    missing = sorted(set(ids or []) - set(replayed))
+    for mid in missing:
         print(f"not found: {mid}", file=sys.stderr)
     return 1 if missing else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hsdt-deadletters", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--amqp-url",
+        default=os.environ.get("HSDT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/hsdt"),
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands = {"list": _list, "show": _show, "replay": _replay}
+    for name in commands:
+        p = sub.add_parser(name)
+        p.add_argument("--consumer", required=True, help="the consumer whose dead letters")
+    sub.choices["list"].add_argument("--json", action="store_true")
+    sub.choices["show"].add_argument("message_id")
+    sub.choices["replay"].add_argument("message_ids", nargs="*")
+    sub.choices["replay"].add_argument("--all", action="store_true", help="every dead letter")
+    args = parser.parse_args(argv)
+    if args.command == "replay" and not args.all and not args.message_ids:
+        parser.error("replay needs message ids or --all")
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

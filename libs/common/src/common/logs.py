@@ -173,6 +173,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at the time of the record.
+
+    Test runners swap ``sys.stdout`` per test; a handler holding the stream from the time it
+    was configured would write into a closed capture.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def configure_logging(service_name: str, level: str) -> None:
     """Send every logger's records as redacted JSON lines to stdout.
 
@@ -184,7 +199,7 @@ def configure_logging(service_name: str, level: str) -> None:
     for h in list(root.handlers):
         if getattr(h, _handler_marker, False) or type(h) is logging.StreamHandler:
             root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     setattr(handler, _handler_marker, True)
     handler.setFormatter(JsonFormatter(service_name))
     handler.addFilter(RedactionFilter())

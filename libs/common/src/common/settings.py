@@ -28,8 +28,8 @@ class CommonSettings(BaseSettings):
     root_path: str = ""
     jwks_url: str = "http://127.0.0.1:8101/api/v1/.well-known/jwks.json"
     jwks_cache_seconds: int = 300
-    token_issuer: str = "hsdt-identity"
-    token_audience: str = "hsdt"
+    token_issuer: str = "hsdt-identity"  # noqa: S105 — a name, not a secret
+    token_audience: str = "hsdt"  # noqa: S105
     log_level: str = "INFO"
     # Parent-based ratio sampling; 1.0 in development, lower in production.
     trace_sample_ratio: float = 1.0

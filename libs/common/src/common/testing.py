@@ -7,6 +7,7 @@ key prefix, all named after one run id, and all removed at the end of the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,7 +23,9 @@ from sqlalchemy import MetaData
 from common.db import asyncpg_dsn
 
 PG_HOST = os.environ.get("HSDT_TEST_PG_HOST", "127.0.0.1")
-PG_ADMIN_DSN = os.environ.get("HSDT_TEST_PG_ADMIN_DSN", f"postgresql://postgres@{PG_HOST}:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "HSDT_TEST_PG_ADMIN_DSN", f"postgresql://postgres@{PG_HOST}:5432/postgres"
+)
 AMQP_HOST = os.environ.get("HSDT_TEST_AMQP_HOST", "127.0.0.1:5672")
 REDIS_URL = os.environ.get("HSDT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -94,10 +97,8 @@ def amqp_url(run_id: str) -> Iterator[str]:
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     yield f"amqp://guest:guest@{AMQP_HOST}/{quote(vhost, safe='')}"
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):
         rabbitmqctl("delete_vhost", vhost)
-    except subprocess.CalledProcessError:
-        pass
 
 
 @pytest.fixture(scope="session")

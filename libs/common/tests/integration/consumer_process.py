@@ -1,6 +1,7 @@
 """A consumer in its own process, for the test that kills one with SIGKILL mid-message.
 
-    python -m ... consumer_process <database_url> <amqp_url> <exchange> <consumer> <stall_n> <marker>
+    python -m libs.common.tests.integration.consumer_process \
+        <database_url> <amqp_url> <exchange> <consumer> <stall_n> <marker>
 
 When it handles event ``stall_n`` and ``marker`` does not exist yet, it writes its effect,
 creates ``marker`` and stalls inside the open transaction, waiting to be killed.
@@ -22,7 +23,9 @@ from common.uow import UnitOfWork
 from .support import Pinged, effects
 
 
-async def main(database_url: str, amqp_url: str, exchange: str, name: str, stall_n: int, marker: Path) -> None:
+async def main(
+    database_url: str, amqp_url: str, exchange: str, name: str, stall_n: int, marker: Path
+) -> None:
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
 

@@ -48,7 +48,9 @@ async def record_effect(event: Pinged, uow: UnitOfWork) -> None:
 
 
 async def prepare_database(url: str) -> None:
-    await create_schema(url, messaging_metadata, test_metadata, extra_sql=create_messaging_schema_sql())
+    await create_schema(
+        url, messaging_metadata, test_metadata, extra_sql=create_messaging_schema_sql()
+    )
 
 
 async def emit_pings(engine_url_or_uow: UnitOfWork, numbers: Sequence[int]) -> None:

@@ -14,15 +14,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aio_pika
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 
+from common.db import create_sessionmaker
 from common.deadletters import list_dead_letters
 from common.testing import rabbitmqctl, wait_until
 from common.uow import UnitOfWork
 
-from .support import Pinged, effect_counts, effects, running_world, writes
+from .support import Pinged, effect_counts, effects, emit_pings, running_world, writes
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -64,8 +66,6 @@ async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
         consumer_name=unique("c"),
         retry_delays=(0.2, 0.5),
     ) as world:
-        from common.db import create_sessionmaker
-
         sessionmaker = create_sessionmaker(world.engine)
         chunks = [range(i, total, writers) for i in range(writers)]
         producing = [
@@ -80,14 +80,18 @@ async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
         finally:
             await asyncio.to_thread(rabbitmqctl, "start_app")
         await asyncio.gather(*producing)
-        assert await wait_until(await _effects_reach(world.engine, total), timeout=240, interval=0.5)
+        assert await wait_until(
+            await _effects_reach(world.engine, total), timeout=240, interval=0.5
+        )
         await asyncio.sleep(1)  # room for a late duplicate to show itself
         counts = await effect_counts(world.engine)
         assert await world.relay.unsent() == 0
     missing = [n for n in range(total) if n not in counts]
     doubled = {n: c for n, c in counts.items() if c != 1}
     assert not missing, f"{len(missing)} events lost, e.g. {missing[:5]}"
-    assert not doubled, f"{len(doubled)} events applied more than once, e.g. {list(doubled.items())[:5]}"
+    assert not doubled, (
+        f"{len(doubled)} events applied more than once, e.g. {list(doubled.items())[:5]}"
+    )
     assert len(counts) == total
 
 
@@ -106,24 +110,34 @@ async def test_consumer_killed_mid_message_applies_the_effect_once(
     total, stall_n = 40, 17
 
     def spawn() -> subprocess.Popen[str]:
-        return subprocess.Popen(  # noqa: S603
+        return subprocess.Popen(
             [
-                sys.executable, "-m", "libs.common.tests.integration.consumer_process",
-                database_url, amqp_url, exchange, name, str(stall_n), str(marker),
+                sys.executable,
+                "-m",
+                "libs.common.tests.integration.consumer_process",
+                database_url,
+                amqp_url,
+                exchange,
+                name,
+                str(stall_n),
+                str(marker),
             ],
-            cwd=REPO, stdout=subprocess.PIPE, text=True,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=exchange,
-        consumer_name=name, start_consumer=False,
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=exchange,
+        consumer_name=name,
+        start_consumer=False,
     ) as world:
         first = spawn()
         try:
             assert first.stdout is not None
             assert (await asyncio.to_thread(first.stdout.readline)).strip() == "ready"
-            from .support import emit_pings
-
             await emit_pings(world.producer_uow, range(total))
             assert await wait_until(lambda: _exists(marker), timeout=30)
             # Killed while its effect for stall_n is written but not committed.
@@ -140,7 +154,7 @@ async def test_consumer_killed_mid_message_applies_the_effect_once(
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=10)
-    assert counts == {n: 1 for n in range(total)}
+    assert counts == dict.fromkeys(range(total), 1)
 
 
 async def _exists(path: Path) -> bool:
@@ -161,11 +175,13 @@ async def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
 
     name = unique("c")
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"),
-        consumer_name=name, handlers=[fragile], retry_delays=(0.05, 0.1, 0.2),
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=name,
+        handlers=[fragile],
+        retry_delays=(0.05, 0.1, 0.2),
     ) as world:
-        from .support import emit_pings
-
         await emit_pings(world.producer_uow, range(20))
         assert await wait_until(await _effects_reach(world.engine, 19), timeout=20)
         assert await wait_until(lambda: _dead_count(amqp_url, name, 1), timeout=20)
@@ -181,15 +197,27 @@ async def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
         fixed.set()
         replay = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "common.deadletters", "--amqp-url", amqp_url,
-             "replay", "--consumer", name, letter.message_id],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                sys.executable,
+                "-m",
+                "common.deadletters",
+                "--amqp-url",
+                amqp_url,
+                "replay",
+                "--consumer",
+                name,
+                letter.message_id,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert replay.returncode == 0, replay.stderr
         assert f"replayed {letter.message_id}" in replay.stdout
         assert await wait_until(await _effects_reach(world.engine, 20), timeout=20)
         await asyncio.sleep(0.5)
-        assert await effect_counts(world.engine) == {n: 1 for n in range(20)}
+        assert await effect_counts(world.engine) == dict.fromkeys(range(20), 1)
         assert await list_dead_letters(amqp_url, name) == []
 
 
@@ -200,15 +228,15 @@ async def _dead_count(amqp_url: str, consumer: str, n: int) -> bool:
 async def test_malformed_message_goes_straight_to_dead_letters(
     database_url: str, amqp_url: str, unique
 ) -> None:  # type: ignore[no-untyped-def]
-    import aio_pika
-
     name, exchange = unique("c"), unique("ex")
     async with running_world(
         database_url=database_url, amqp_url=amqp_url, exchange=exchange, consumer_name=name
     ) as world:
         ex = await world.bus.exchange()
         await ex.publish(
-            aio_pika.Message(b'{"specversion":"1.0","type":"vn.hsdt.test.ping.sent.v1"}', message_id="bad-1"),
+            aio_pika.Message(
+                b'{"specversion":"1.0","type":"vn.hsdt.test.ping.sent.v1"}', message_id="bad-1"
+            ),
             routing_key=Pinged.event_type,
         )
         assert await wait_until(lambda: _dead_count(amqp_url, name, 1), timeout=10)
@@ -223,32 +251,39 @@ async def test_relay_recovers_from_a_database_restart(
 ) -> None:  # type: ignore[no-untyped-def]
     total = 2_000
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"),
-        consumer_name=unique("c"), retry_delays=(0.5, 1.0),
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=unique("c"),
+        retry_delays=(0.5, 1.0),
     ) as world:
-        from common.db import create_sessionmaker
-
         sessionmaker = create_sessionmaker(world.engine)
         producing = [
             asyncio.create_task(
-                _write_pings(UnitOfWork(sessionmaker, source="test"), range(i, total, 4), retry_outages=True)
+                _write_pings(
+                    UnitOfWork(sessionmaker, source="test"), range(i, total, 4), retry_outages=True
+                )
             )
             for i in range(4)
         ]
         assert await wait_until(_effects_started(world.engine), timeout=30)
         await asyncio.to_thread(_restart_postgresql)
         await asyncio.gather(*producing)
-        assert await wait_until(await _effects_reach(world.engine, total), timeout=120, interval=0.5)
+        assert await wait_until(
+            await _effects_reach(world.engine, total), timeout=120, interval=0.5
+        )
         await asyncio.sleep(1)
         counts = await effect_counts(world.engine)
         assert await world.relay.unsent() == 0
         assert world.relay.stats.errors, "the restart should have been noticed by the relay"
-    assert counts == {n: 1 for n in range(total)}
+    assert counts == dict.fromkeys(range(total), 1)
 
 
 def _restart_postgresql() -> None:
     version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(  # noqa: S603
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],  # noqa: S607
-        check=True, timeout=120, capture_output=True,
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],
+        check=True,
+        timeout=120,
+        capture_output=True,
     )

@@ -11,20 +11,30 @@ from common.testing import wait_until
 from .support import Pinged, effect_counts, emit_pings, running_world
 
 
-async def test_emitted_events_reach_the_consumer_once(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+async def test_emitted_events_reach_the_consumer_once(
+    database_url: str, amqp_url: str, unique
+) -> None:  # type: ignore[no-untyped-def]
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"), consumer_name=unique("c")
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=unique("c"),
     ) as world:
         await emit_pings(world.producer_uow, range(50))
         assert await wait_until(lambda: _all_effects(world.engine, 50), timeout=10)
         counts = await effect_counts(world.engine)
-        assert counts == {n: 1 for n in range(50)}
+        assert counts == dict.fromkeys(range(50), 1)
         assert await world.relay.unsent() == 0
 
 
-async def test_rolled_back_transaction_emits_nothing(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+async def test_rolled_back_transaction_emits_nothing(
+    database_url: str, amqp_url: str, unique
+) -> None:  # type: ignore[no-untyped-def]
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=unique("ex"), consumer_name=unique("c")
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=unique("c"),
     ) as world:
         uow = world.producer_uow
         async with uow:
@@ -38,7 +48,9 @@ async def test_rolled_back_transaction_emits_nothing(database_url: str, amqp_url
             assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 1
 
 
-async def test_sequence_and_trace_fields_reach_the_consumer(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+async def test_sequence_and_trace_fields_reach_the_consumer(
+    database_url: str, amqp_url: str, unique
+) -> None:  # type: ignore[no-untyped-def]
     seen = []
 
     async def remember(event, uow, envelope) -> None:  # type: ignore[no-untyped-def]

@@ -29,11 +29,18 @@ async def test_two_relays_publish_each_row_once(database_url: str, amqp_url: str
     bus_a, bus_b = Bus(amqp_url, exchange_name), Bus(amqp_url, exchange_name)
     # A plain counting queue, no inbox: a row published twice would show as two messages.
     exchange = await bus_a.exchange()  # declares the exchange before the tap binds to it
-    tap = await channel.declare_queue(unique("tap"), arguments={"x-queue-type": "quorum"}, durable=True)
+    tap = await channel.declare_queue(
+        unique("tap"), arguments={"x-queue-type": "quorum"}, durable=True
+    )
     await tap.bind(exchange_name, routing_key=Pinged.event_type)
 
     relays = [
-        OutboxRelay(engine=engine, listen_dsn=asyncpg_dsn(database_url), exchange=bus.exchange, batch_size=100)
+        OutboxRelay(
+            engine=engine,
+            listen_dsn=asyncpg_dsn(database_url),
+            exchange=bus.exchange,
+            batch_size=100,
+        )
         for bus in (bus_a, bus_b)
     ]
     stop = asyncio.Event()
@@ -74,8 +81,12 @@ async def test_consumer_shutdown_finishes_in_flight_and_returns_the_rest(
 
     exchange, name, total = unique("ex"), unique("c"), 30
     async with running_world(
-        database_url=database_url, amqp_url=amqp_url, exchange=exchange,
-        consumer_name=name, handlers=[slow], prefetch=5,
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=exchange,
+        consumer_name=name,
+        handlers=[slow],
+        prefetch=5,
     ) as world:
         await emit_pings(world.producer_uow, range(total))
 
@@ -105,4 +116,4 @@ async def test_consumer_shutdown_finishes_in_flight_and_returns_the_rest(
         assert await wait_until(all_done, timeout=30)
         await asyncio.sleep(0.5)
         await successor.stop()
-        assert await effect_counts(world.engine) == {n: 1 for n in range(total)}
+        assert await effect_counts(world.engine) == dict.fromkeys(range(total), 1)

@@ -24,7 +24,9 @@ async def test_consumer_span_continues_the_trace_of_the_request(
     database_url: str, amqp_url: str, unique
 ) -> None:  # type: ignore[no-untyped-def]
     exporter = InMemorySpanExporter()
-    settings = CommonSettings(service_name="trace-test", database_url=database_url, amqp_url=amqp_url)
+    settings = CommonSettings(
+        service_name="trace-test", database_url=database_url, amqp_url=amqp_url
+    )
     handled_in: list[trace.SpanContext] = []
 
     async def remember_span(event: Pinged, uow: UnitOfWork) -> None:

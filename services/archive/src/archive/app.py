@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from common.app import create_service_app
-from common.bootstrap import api_lifespan
-
 from archive import __version__
 from archive.api import router
 from archive.bootstrap import bootstrap
 from archive.settings import ArchiveSettings
+from common.app import create_service_app
+from common.bootstrap import api_lifespan
 
 
 def create_app(settings: ArchiveSettings | None = None) -> FastAPI:

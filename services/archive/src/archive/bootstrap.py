@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from common.bootstrap import Deps, build_deps
-
 from archive.settings import ArchiveSettings
 from archive.uow import ArchiveUnitOfWork
+from common.bootstrap import Deps, build_deps
 
 
 def bootstrap(settings: ArchiveSettings | None = None) -> Deps:

@@ -1,17 +1,19 @@
-"""The archive service's worker: its outbox relay and consumers (``python -m archive.worker``)."""
+"""The archive service's worker: its outbox relay and consumers.
+
+Run with ``python -m archive.worker``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from common.logs import configure_logging
-from common.telemetry import setup_telemetry
-from common.worker import run_worker
-
 from archive import __version__
 from archive.bootstrap import bootstrap
 from archive.consumers import SUBSCRIPTIONS
 from archive.settings import ArchiveSettings
+from common.logs import configure_logging
+from common.telemetry import setup_telemetry
+from common.worker import run_worker
 
 
 async def main(settings: ArchiveSettings | None = None) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from common.app import create_service_app
-from common.bootstrap import api_lifespan
-
 from attendance import __version__
 from attendance.api import router
 from attendance.bootstrap import bootstrap
 from attendance.settings import AttendanceSettings
+from common.app import create_service_app
+from common.bootstrap import api_lifespan
 
 
 def create_app(settings: AttendanceSettings | None = None) -> FastAPI:

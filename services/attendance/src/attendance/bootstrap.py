@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from common.bootstrap import Deps, build_deps
-
 from attendance.settings import AttendanceSettings
 from attendance.uow import AttendanceUnitOfWork
+from common.bootstrap import Deps, build_deps
 
 
 def bootstrap(settings: AttendanceSettings | None = None) -> Deps:

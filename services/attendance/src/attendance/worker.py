@@ -1,17 +1,19 @@
-"""The attendance service's worker: its outbox relay and consumers (``python -m attendance.worker``)."""
+"""The attendance service's worker: its outbox relay and consumers.
+
+Run with ``python -m attendance.worker``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from common.logs import configure_logging
-from common.telemetry import setup_telemetry
-from common.worker import run_worker
-
 from attendance import __version__
 from attendance.bootstrap import bootstrap
 from attendance.consumers import SUBSCRIPTIONS
 from attendance.settings import AttendanceSettings
+from common.logs import configure_logging
+from common.telemetry import setup_telemetry
+from common.worker import run_worker
 
 
 async def main(settings: AttendanceSettings | None = None) -> None:

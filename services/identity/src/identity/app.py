@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.bootstrap import api_lifespan
-
 from identity import __version__
 from identity.api import router
 from identity.bootstrap import bootstrap

@@ -1,4 +1,7 @@
-"""The identity service's worker: its outbox relay and consumers (``python -m identity.worker``)."""
+"""The identity service's worker: its outbox relay and consumers.
+
+Run with ``python -m identity.worker``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import asyncio
 from common.logs import configure_logging
 from common.telemetry import setup_telemetry
 from common.worker import run_worker
-
 from identity import __version__
 from identity.bootstrap import bootstrap
 from identity.consumers import SUBSCRIPTIONS

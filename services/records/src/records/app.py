@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.bootstrap import api_lifespan
-
 from records import __version__
 from records.api import router
 from records.bootstrap import bootstrap
@@ -18,7 +17,9 @@ def create_app(settings: RecordsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="HSĐT — Hồ sơ học sinh",
-        description="School years, classes, students, assessments, results, locks, corrections, audit.",
+        description=(
+            "School years, classes, students, assessments, results, locks, corrections, audit."
+        ),
         version=__version__,
         lifespan=api_lifespan(lambda: bootstrap(settings)),
         routers=[router],

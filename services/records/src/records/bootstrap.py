@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from common.bootstrap import Deps, build_deps
-
 from records.settings import RecordsSettings
 from records.uow import RecordsUnitOfWork
 

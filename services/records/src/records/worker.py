@@ -1,4 +1,7 @@
-"""The records service's worker: its outbox relay and consumers (``python -m records.worker``)."""
+"""The records service's worker: its outbox relay and consumers.
+
+Run with ``python -m records.worker``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import asyncio
 from common.logs import configure_logging
 from common.telemetry import setup_telemetry
 from common.worker import run_worker
-
 from records import __version__
 from records.bootstrap import bootstrap
 from records.consumers import SUBSCRIPTIONS

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.bootstrap import api_lifespan
-
 from signing import __version__
 from signing.api import router
 from signing.bootstrap import bootstrap

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from common.bootstrap import Deps, build_deps
-
 from signing.settings import SigningSettings
 from signing.uow import SigningUnitOfWork
 

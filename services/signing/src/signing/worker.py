@@ -1,4 +1,7 @@
-"""The signing service's worker: its outbox relay and consumers (``python -m signing.worker``)."""
+"""The signing service's worker: its outbox relay and consumers.
+
+Run with ``python -m signing.worker``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import asyncio
 from common.logs import configure_logging
 from common.telemetry import setup_telemetry
 from common.worker import run_worker
-
 from signing import __version__
 from signing.bootstrap import bootstrap
 from signing.consumers import SUBSCRIPTIONS

@@ -31,7 +31,10 @@ class IntegrationEvent(BaseModel):
         super().__init_subclass__(**kwargs)
         event_type = cls.__dict__.get("event_type")
         if event_type is not None and not EVENT_TYPE_PATTERN.match(event_type):
-            raise ValueError(f"{cls.__name__}: event type {event_type!r} is not vn.hsdt.<svc>.<entity>.<action>.vN")
+            raise ValueError(
+                f"{cls.__name__}: event type {event_type!r} is not "
+                "vn.hsdt.<service>.<entity>.<action>.v<N>"
+            )
 
     @property
     def subject(self) -> str:

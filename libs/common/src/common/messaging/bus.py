@@ -21,7 +21,9 @@ class Bus:
 
     async def connect(self) -> AbstractRobustConnection:
         if self._connection is None:
-            self._connection = await aio_pika.connect_robust(self._url, client_properties={"connection_name": self.exchange_name})
+            self._connection = await aio_pika.connect_robust(
+                self._url, client_properties={"connection_name": self.exchange_name}
+            )
         return self._connection
 
     @property

@@ -41,9 +41,9 @@ from common.messaging.topology import (
     ERROR_HEADER,
     ERROR_TYPE_HEADER,
     FAILED_AT_HEADER,
+    dead_letter_queue_name,
     declare_consumer_queues,
     declare_exchange,
-    dead_letter_queue_name,
     retry_queue_name,
 )
 from common.uow import UnitOfWork
@@ -192,7 +192,7 @@ class EventConsumer:
         ) as span:
             try:
                 outcome = await self._handle(message.body)
-            except Exception as exc:  # noqa: BLE001 — every failure is retried or dead-lettered
+            except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 await self._fail(message, headers, attempt, exc)
@@ -249,7 +249,9 @@ class EventConsumer:
         if transient:
             target = retry_queue_name(self.name, self._retry_delays[0])
             self.stats.retried += 1
-            log.warning("event %s waits for infrastructure in %s: %r", message.message_id, self.name, exc)
+            log.warning(
+                "event %s waits for infrastructure in %s: %r", message.message_id, self.name, exc
+            )
         elif poison or attempt >= self.max_attempts:
             target = dead_letter_queue_name(self.name)
             headers |= {
@@ -289,9 +291,11 @@ class EventConsumer:
                 ),
                 routing_key=target,
             )
-        except Exception as publish_exc:  # noqa: BLE001
+        except Exception as publish_exc:
             # Not moved: leave it unacked so the broker redelivers it; nothing is lost.
-            log.warning("could not move event %s to %s: %r", message.message_id, target, publish_exc)
+            log.warning(
+                "could not move event %s to %s: %r", message.message_id, target, publish_exc
+            )
             await _settle(message.nack(requeue=True))
             return
         await _settle(message.ack())

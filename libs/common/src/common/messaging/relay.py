@@ -98,7 +98,7 @@ class OutboxRelay:
                     while await self.relay_once() >= self._batch_size and not stop.is_set():
                         pass
                     backoff = 0.1
-                except Exception as exc:  # noqa: BLE001 — any failure is retried; rows stay unsent
+                except Exception as exc:
                     self.stats.errors.append(type(exc).__name__)
                     log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
                     await _sleep_or_stop(stop, backoff)
@@ -140,7 +140,9 @@ class OutboxRelay:
         _record_metrics(rows, set(sent))
         if failed:
             # The broker refused or vanished: the rows stay unsent and the caller backs off.
-            raise RuntimeError(f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]!r}")
+            raise RuntimeError(
+                f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]!r}"
+            )
         return len(rows)
 
     async def unsent(self) -> int:
@@ -183,7 +185,7 @@ class OutboxRelay:
             try:
                 conn = await asyncpg.connect(self._listen_dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(OUTBOX_NOTIFY_CHANNEL, self._on_notify)
                 # Rows written while we were not listening are found by this wake-up.
                 self.wake()
@@ -203,6 +205,10 @@ class OutboxRelay:
     def _on_notify(self, *_args: object) -> None:
         self.stats.wakeups += 1
         self._wake.set()
+
+
+def _setter(event: asyncio.Event) -> Callable[[object], None]:
+    return lambda _connection: event.set()
 
 
 def _trace_carrier(body: bytes) -> dict[str, str]:

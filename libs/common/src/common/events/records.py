@@ -1,0 +1,196 @@
+"""Events published by ``services/records``: term locks, corrections and student movements.
+
+Records owns school years and terms, so their field types live here for other producers to use.
+None of these events carries a score, a rating or anything about a child beyond ids: consumers
+that need the values read the locked snapshot from records, where the read is logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+from common.events.base import IntegrationEvent
+from common.events.identity import DistrictId, ProvinceId, SchoolId
+
+# ASCII digits on purpose: pydantic's regex engine treats \d as any Unicode digit.
+SCHOOL_YEAR_PATTERN = r"^[0-9]{4}-[0-9]{4}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+def _consecutive_years(value: str) -> str:
+    start, end = value.split("-")
+    if int(end) != int(start) + 1:
+        raise ValueError("a school year spans two consecutive years, e.g. 2025-2026")
+    return value
+
+
+SchoolYear = Annotated[
+    str,
+    StringConstraints(pattern=SCHOOL_YEAR_PATTERN),
+    AfterValidator(_consecutive_years),
+    Field(description="School year (năm học), e.g. 2025-2026.", examples=["2025-2026"]),
+]
+Sha256Hex = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
+
+
+class Term(StrEnum):
+    """Assessment period that is locked and archived: học kỳ I, học kỳ II, or cả năm."""
+
+    TERM_1 = "term_1"
+    TERM_2 = "term_2"
+    YEAR = "year"
+
+
+class ReopenReason(StrEnum):
+    """Who wanted the term open: the school itself (R10) or a window set above it (R31)."""
+
+    SCHOOL_DECISION = "school_decision"
+    SUPERVISORY_WINDOW = "supervisory_window"
+
+
+class CorrectedEntry(StrEnum):
+    """Kind of entry a correction changed; the values themselves stay in records."""
+
+    ASSESSMENT = "assessment"
+    CONDUCT = "conduct"
+    QUALITY_COMPETENCY = "quality_competency"
+    OUTCOME = "outcome"
+
+
+class TransferKind(StrEnum):
+    """Movement of a student: to another class (chuyển lớp) or another school (chuyển trường)."""
+
+    CLASS_CHANGE = "class_change"
+    SCHOOL_CHANGE = "school_change"
+
+
+TermId = Annotated[uuid.UUID, Field(description="Id of the school's term in records.")]
+
+
+class TermLocked(IntegrationEvent):
+    """A school's term or year was locked (khóa sổ); its data is final from ``snapshot`` on.
+
+    Published by records in the same transaction as the lock (R37). Archive renders and has
+    signed the transcripts, tracking books and class summaries of exactly this snapshot.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.term.locked.v1"
+    # Lock, corrections and reopening of one term share the subject so their order is kept.
+    subject_field: ClassVar[str] = "term_id"
+
+    term_id: TermId
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    term: Term = Field(description="Which period was locked.")
+    snapshot: int = Field(
+        ge=1, description="Version of the term's data at the lock; read exactly this from records."
+    )
+    class_ids: tuple[uuid.UUID, ...] = Field(description="Classes whose records the lock covers.")
+    locked_at: AwareDatetime = Field(description="When the term was locked.")
+    locked_by: uuid.UUID = Field(description="User id of the school leader who locked it.")
+
+
+class TermReopened(IntegrationEvent):
+    """A locked term was reopened (mở khóa sổ) for changes or inspection.
+
+    Published by records when a school leader, or a window set by the district or province,
+    reopens a locked term. Documents archived from ``previous_snapshot`` stay valid versions.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.term.reopened.v1"
+    subject_field: ClassVar[str] = "term_id"
+
+    term_id: TermId
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    term: Term = Field(description="Which period was reopened.")
+    reason: ReopenReason = Field(description="Why the term was reopened.")
+    previous_snapshot: int = Field(ge=1, description="Snapshot the term had been locked at.")
+    reopened_at: AwareDatetime = Field(description="When the term was reopened.")
+    reopened_until: AwareDatetime | None = Field(
+        description="End of the reopening window; null when it stays open until locked again."
+    )
+    reopened_by: uuid.UUID = Field(description="User id of the person who reopened it.")
+
+
+class CorrectionApplied(IntegrationEvent):
+    """A correction of an entry error (điều chỉnh sai sót) was applied to a locked term (R27).
+
+    Published by records once the teacher's request has the school leader's approval and the
+    edit has been made before its witnesses. Archive re-renders the affected documents from
+    ``snapshot`` as new versions; the old versions stay.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.correction.applied.v1"
+    subject_field: ClassVar[str] = "term_id"
+
+    correction_id: uuid.UUID = Field(description="Id of the correction in records.")
+    term_id: TermId
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    term: Term = Field(description="Period the corrected entry belongs to.")
+    class_id: uuid.UUID = Field(description="Class of the student whose entry was corrected.")
+    student_id: uuid.UUID = Field(description="Student whose entry was corrected.")
+    subject_id: uuid.UUID | None = Field(
+        description="School subject (môn học) of the entry; null for conduct and outcomes."
+    )
+    entry: CorrectedEntry = Field(description="Kind of entry that was corrected.")
+    snapshot: int = Field(ge=1, description="Version of the term's data after the correction.")
+    requested_by: uuid.UUID = Field(description="User id of the teacher who asked for it.")
+    approved_by: uuid.UUID = Field(description="User id of the school leader who approved it.")
+    applied_by: uuid.UUID = Field(description="User id of the person who made the edit.")
+    witnessed_by: tuple[uuid.UUID, ...] = Field(
+        min_length=1,
+        description="User ids of the witnesses: admin board members and the homeroom teacher.",
+    )
+    applied_at: AwareDatetime = Field(description="When the correction was applied.")
+    audit_hash: Sha256Hex = Field(
+        description="Hex SHA-256 of the audit-chain entry recording the correction."
+    )
+
+
+class StudentTransferred(IntegrationEvent):
+    """A student moved to another class or school (chuyển lớp, chuyển trường; R14).
+
+    Published by records when the movement is recorded. The scope fields name the school the
+    student leaves; the ``to_*`` fields the destination, null where it is outside the platform.
+    The transcript (học bạ) goes with the student, so archive issues its copy on a school change.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.student.transferred.v1"
+    subject_field: ClassVar[str] = "student_id"
+
+    movement_id: uuid.UUID = Field(description="Id of the movement in records.")
+    student_id: uuid.UUID = Field(description="Student who moved.")
+    kind: TransferKind = Field(description="Class change within the school or school change.")
+    school_year: SchoolYear
+    effective_on: date = Field(description="First school day in the new class or school.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    class_id: uuid.UUID = Field(description="Class the student leaves.")
+    to_school_id: uuid.UUID | None = Field(
+        description="Destination school; null when it is outside the platform."
+    )
+    to_district_id: uuid.UUID | None = Field(
+        description="District of the destination school; null without one or when unknown."
+    )
+    to_province_id: uuid.UUID | None = Field(
+        description="Province of the destination school; null when outside the platform."
+    )
+    to_class_id: uuid.UUID | None = Field(
+        description="Destination class; null until the destination school places the student."
+    )
+    recorded_at: AwareDatetime = Field(description="When the movement was recorded.")
+    recorded_by: uuid.UUID = Field(description="User id of the person who recorded it.")
