@@ -39,3 +39,8 @@ class CommonSettings(BaseSettings):
     # Seconds to wait before each retry of a failed message; after the last, the dead-letter queue.
     consumer_retry_delays: list[float] = Field(default_factory=lambda: [1.0, 10.0, 60.0])
     shutdown_grace_seconds: float = 20.0
+    # Sent outbox rows are kept a while for inspection; inbox rows must outlive any redelivery
+    # or dead-letter replay of the same event, or a replay would apply it a second time.
+    outbox_keep_sent_days: float = 7.0
+    inbox_keep_days: float = 90.0
+    prune_every_seconds: float = 3600.0

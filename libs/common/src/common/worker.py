@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable, Mapping
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common.db import asyncpg_dsn
 from common.messaging.bus import Bus
 from common.messaging.consumer import EventConsumer, Subscriptions
-from common.messaging.relay import OutboxRelay
+from common.messaging.relay import OutboxRelay, prune_messaging_tables
 from common.settings import CommonSettings
 from common.uow import UnitOfWork
 
@@ -61,12 +62,33 @@ async def run_worker(
         await consumer.start(bus.connection)
     log.info("worker of %s started", settings.service_name)
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    prune_task = asyncio.create_task(_prune_periodically(engine, settings, stop), name="prune")
     try:
         await stop.wait()
     finally:
+        prune_task.cancel()
         log.info("worker of %s stopping", settings.service_name)
         if consumer is not None:
             await consumer.stop()
         await relay_task
         await bus.close()
         await engine.dispose()
+
+
+async def _prune_periodically(
+    engine: AsyncEngine, settings: CommonSettings, stop: asyncio.Event
+) -> None:
+    day = 86_400.0
+    while not stop.is_set():
+        try:
+            sent, handled = await prune_messaging_tables(
+                engine,
+                keep_sent_seconds=settings.outbox_keep_sent_days * day,
+                keep_inbox_seconds=settings.inbox_keep_days * day,
+            )
+            if sent or handled:
+                log.info("pruned %d sent outbox rows and %d inbox rows", sent, handled)
+        except Exception as exc:  # noqa: BLE001 — pruning waits for the next round
+            log.warning("pruning failed: %r", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.prune_every_seconds)

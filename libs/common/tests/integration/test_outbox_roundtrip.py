@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import text
 
+from common.messaging.relay import prune_messaging_tables
 from common.testing import wait_until
 
 from .support import Pinged, effect_counts, emit_pings, running_world
@@ -77,3 +78,45 @@ async def _all_effects(engine, n: int) -> bool:  # type: ignore[no-untyped-def]
 
 async def _len_at_least(items: list[object], n: int) -> bool:
     return len(items) >= n
+
+
+async def test_pruning_keeps_unsent_and_recent_rows(
+    database_url: str, amqp_url: str, unique
+) -> None:  # type: ignore[no-untyped-def]
+    async with running_world(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        exchange=unique("ex"),
+        consumer_name=unique("c"),
+    ) as world:
+        await emit_pings(world.producer_uow, range(5))
+        assert await wait_until(lambda: _all_effects(world.engine, 5), timeout=10)
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE outbox SET sent_at = now() - interval '8 days' "
+                "WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 2)"
+            )
+        )
+        await conn.execute(
+            text(
+                "UPDATE outbox SET sent_at = NULL, created_at = now() - interval '30 days' "
+                "WHERE id = (SELECT max(id) FROM outbox)"
+            )
+        )
+        await conn.execute(
+            text(
+                "UPDATE inbox SET handled_at = now() - interval '91 days' "
+                "WHERE event_id IN (SELECT event_id FROM inbox LIMIT 1)"
+            )
+        )
+    pruned = await prune_messaging_tables(
+        world.engine, keep_sent_seconds=7 * 86400, keep_inbox_seconds=90 * 86400
+    )
+    assert pruned == (2, 1)
+    async with world.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 3
+        assert (
+            await conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+        ).scalar_one() == 1
+        assert (await conn.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == 4

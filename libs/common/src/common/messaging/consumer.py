@@ -192,7 +192,7 @@ class EventConsumer:
         ) as span:
             try:
                 outcome = await self._handle(message.body)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — every failure is retried or dead-lettered
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 await self._fail(message, headers, attempt, exc)
@@ -291,7 +291,7 @@ class EventConsumer:
                 ),
                 routing_key=target,
             )
-        except Exception as publish_exc:
+        except Exception as publish_exc:  # noqa: BLE001 — left unacked, so redelivered
             # Not moved: leave it unacked so the broker redelivers it; nothing is lost.
             log.warning(
                 "could not move event %s to %s: %r", message.message_id, target, publish_exc

@@ -42,6 +42,18 @@ _MARK_FAILED = text(
     "UPDATE outbox SET attempts = attempts + 1, last_error = :error WHERE id = ANY(:ids)"
 )
 _COUNT_UNSENT = text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+_PRUNE_OUTBOX = text("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => :seconds)")
+_PRUNE_INBOX = text("DELETE FROM inbox WHERE handled_at < now() - make_interval(secs => :seconds)")
+
+
+async def prune_messaging_tables(
+    engine: AsyncEngine, *, keep_sent_seconds: float, keep_inbox_seconds: float
+) -> tuple[int, int]:
+    """Delete sent outbox rows and old inbox rows; returns how many of each went."""
+    async with engine.begin() as conn:
+        outbox_rows = (await conn.execute(_PRUNE_OUTBOX, {"seconds": keep_sent_seconds})).rowcount
+        inbox_rows = (await conn.execute(_PRUNE_INBOX, {"seconds": keep_inbox_seconds})).rowcount
+    return int(outbox_rows or 0), int(inbox_rows or 0)
 
 
 def with_sequence(body: bytes, sequence: int) -> bytes:
@@ -98,7 +110,7 @@ class OutboxRelay:
                     while await self.relay_once() >= self._batch_size and not stop.is_set():
                         pass
                     backoff = 0.1
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 — rows stay unsent and are retried
                     self.stats.errors.append(type(exc).__name__)
                     log.warning("outbox relay failed, retrying in %.1fs: %r", backoff, exc)
                     await _sleep_or_stop(stop, backoff)
