@@ -35,6 +35,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK
+from redis.exceptions import RedisError
 
 from common.errors import Problem, http_problem
 
@@ -223,7 +224,7 @@ class JwksVerifier:
             # One round trip for all three; redis-py's async typing does not say it is awaitable.
             mget = cast("Callable[[list[str]], Awaitable[list[Any]]]", self._redis.mget)
             values = await mget(keys)
-        except Exception as exc:
+        except (RedisError, OSError) as exc:
             # Failing open would let a disabled account in; a 503 tells the client to retry.
             logger.warning("revocation list unavailable", extra={"error_type": type(exc).__name__})
             raise http_problem(503, "Token revocation list is unavailable") from None

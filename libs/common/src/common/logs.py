@@ -122,7 +122,7 @@ class RedactionFilter(logging.Filter):
         # handler only ever see the masked text.
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not lose the record
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
             message = str(record.msg)
         record.msg = mask_text(message)
         record.args = None

@@ -111,8 +111,11 @@ def redis_prefix(run_id: str) -> str:
     return f"hsdt-t-{run_id}:"
 
 
+Unique = Callable[[str], str]
+
+
 @pytest.fixture
-def unique() -> Callable[[str], str]:
+def unique() -> Unique:
     """Unique names inside a run: queues, consumers, buckets."""
     return lambda stem: f"{stem}-{uuid.uuid4().hex[:8]}"
 

@@ -18,10 +18,11 @@ import aio_pika
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import create_sessionmaker
 from common.deadletters import list_dead_letters
-from common.testing import rabbitmqctl, wait_until
+from common.testing import Unique, rabbitmqctl, wait_until
 from common.uow import UnitOfWork
 
 from .support import Pinged, effect_counts, effects, emit_pings, running_world, writes
@@ -31,7 +32,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[4]
 
 
-async def _effects_reach(engine, total: int) -> Callable[[], Awaitable[bool]]:  # type: ignore[no-untyped-def]
+async def _effects_reach(engine: AsyncEngine, total: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return sum((await effect_counts(engine)).values()) >= total
 
@@ -56,8 +57,8 @@ async def _write_pings(uow: UnitOfWork, numbers: range, *, retry_outages: bool =
 
 
 async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     total, writers = 10_000, 8
     async with running_world(
         database_url=database_url,
@@ -95,7 +96,7 @@ async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
     assert len(counts) == total
 
 
-def _effects_started(engine):  # type: ignore[no-untyped-def]
+def _effects_started(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return sum((await effect_counts(engine)).values()) >= 500
 
@@ -103,8 +104,8 @@ def _effects_started(engine):  # type: ignore[no-untyped-def]
 
 
 async def test_consumer_killed_mid_message_applies_the_effect_once(
-    database_url: str, amqp_url: str, unique, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique, tmp_path: Path
+) -> None:
     exchange, name = unique("ex"), unique("c")
     marker = tmp_path / "stalled"
     total, stall_n = 40, 17
@@ -162,8 +163,8 @@ async def _exists(path: Path) -> bool:
 
 
 async def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     fixed = asyncio.Event()
     attempts: list[int] = []
 
@@ -226,8 +227,8 @@ async def _dead_count(amqp_url: str, consumer: str, n: int) -> bool:
 
 
 async def test_malformed_message_goes_straight_to_dead_letters(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     name, exchange = unique("c"), unique("ex")
     async with running_world(
         database_url=database_url, amqp_url=amqp_url, exchange=exchange, consumer_name=name
@@ -247,8 +248,8 @@ async def test_malformed_message_goes_straight_to_dead_letters(
 
 
 async def test_relay_recovers_from_a_database_restart(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     total = 2_000
     async with running_world(
         database_url=database_url,

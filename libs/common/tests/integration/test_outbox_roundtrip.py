@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.events.base import CloudEvent
 from common.messaging.relay import prune_messaging_tables
-from common.testing import wait_until
+from common.testing import Unique, wait_until
+from common.uow import UnitOfWork
 
 from .support import Pinged, effect_counts, emit_pings, running_world
 
 
 async def test_emitted_events_reach_the_consumer_once(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     async with running_world(
         database_url=database_url,
         amqp_url=amqp_url,
@@ -29,8 +33,8 @@ async def test_emitted_events_reach_the_consumer_once(
 
 
 async def test_rolled_back_transaction_emits_nothing(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     async with running_world(
         database_url=database_url,
         amqp_url=amqp_url,
@@ -50,11 +54,11 @@ async def test_rolled_back_transaction_emits_nothing(
 
 
 async def test_sequence_and_trace_fields_reach_the_consumer(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     seen = []
 
-    async def remember(event, uow, envelope) -> None:  # type: ignore[no-untyped-def]
+    async def remember(event: Pinged, uow: UnitOfWork, envelope: CloudEvent) -> None:
         seen.append(envelope)
 
     async with running_world(
@@ -66,23 +70,23 @@ async def test_sequence_and_trace_fields_reach_the_consumer(
     ) as world:
         await emit_pings(world.producer_uow, [1, 2, 3])
         assert await wait_until(lambda: _len_at_least(seen, 3), timeout=10)
-    sequences = sorted(e.sequence for e in seen)
+    sequences = sorted(e.sequence or "" for e in seen)
     assert len(set(sequences)) == 3
     assert all(len(s) == 20 and s.isdigit() for s in sequences)
     assert {e.source for e in seen} == {"test"}
 
 
-async def _all_effects(engine, n: int) -> bool:  # type: ignore[no-untyped-def]
+async def _all_effects(engine: AsyncEngine, n: int) -> bool:
     return sum((await effect_counts(engine)).values()) >= n
 
 
-async def _len_at_least(items: list[object], n: int) -> bool:
+async def _len_at_least(items: Sequence[object], n: int) -> bool:
     return len(items) >= n
 
 
 async def test_pruning_keeps_unsent_and_recent_rows(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     async with running_world(
         database_url=database_url,
         amqp_url=amqp_url,

@@ -13,13 +13,15 @@ from common.db import asyncpg_dsn, create_engine, create_sessionmaker
 from common.messaging.bus import Bus
 from common.messaging.consumer import EventConsumer
 from common.messaging.relay import OutboxRelay
-from common.testing import wait_until
+from common.testing import Unique, wait_until
 from common.uow import UnitOfWork
 
 from .support import Pinged, effect_counts, effects, emit_pings, running_world
 
 
-async def test_two_relays_publish_each_row_once(database_url: str, amqp_url: str, unique) -> None:  # type: ignore[no-untyped-def]
+async def test_two_relays_publish_each_row_once(
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     total, exchange_name = 3_000, unique("ex")
     engine = create_engine(database_url, pool_size=10)
     await emit_pings(UnitOfWork(create_sessionmaker(engine), source="test"), range(total))
@@ -68,8 +70,8 @@ async def test_two_relays_publish_each_row_once(database_url: str, amqp_url: str
 
 
 async def test_consumer_shutdown_finishes_in_flight_and_returns_the_rest(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     started: list[int] = []
     finished: list[int] = []
 

@@ -14,15 +14,15 @@ from sqlalchemy import insert
 from common.app import create_service_app
 from common.settings import CommonSettings
 from common.telemetry import instrument_engine, setup_telemetry
-from common.testing import wait_until
+from common.testing import Unique, wait_until
 from common.uow import UnitOfWork
 
 from .support import Pinged, running_world, writes
 
 
 async def test_consumer_span_continues_the_trace_of_the_request(
-    database_url: str, amqp_url: str, unique
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, amqp_url: str, unique: Unique
+) -> None:
     exporter = InMemorySpanExporter()
     settings = CommonSettings(
         service_name="trace-test", database_url=database_url, amqp_url=amqp_url
