@@ -1,6 +1,6 @@
 """Operator command for dead letters: list, show and replay them.
 
-    hsdt-deadletters list   --consumer archive
+    hsdt-deadletters list   [--consumer archive]
     hsdt-deadletters show   --consumer archive <message-id>
     hsdt-deadletters replay --consumer archive <message-id> [...] | --all
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 
 from common.messaging.topology import (
@@ -30,8 +31,11 @@ from common.messaging.topology import (
     ERROR_HEADER,
     ERROR_TYPE_HEADER,
     FAILED_AT_HEADER,
+    dead_letter_queue_name,
     declare_dead_letter_queue,
 )
+
+SERVICES = ("identity", "records", "attendance", "signing", "archive")
 
 MAX_SCAN = 10_000
 
@@ -71,12 +75,19 @@ def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:
 
 
 async def list_dead_letters(
-    amqp_url: str, consumer: str, limit: int = MAX_SCAN
+    amqp_url: str, consumer: str, limit: int = MAX_SCAN, *, passive: bool = False
 ) -> list[DeadLetter]:
+    """The dead letters of ``consumer``; with ``passive``, none when it has no queue yet."""
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
-        queue = await declare_dead_letter_queue(channel, consumer)
+        if passive:
+            try:
+                queue = await channel.get_queue(dead_letter_queue_name(consumer), ensure=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                return []
+        else:
+            queue = await declare_dead_letter_queue(channel, consumer)
         found: list[DeadLetter] = []
         while len(found) < limit:
             message = await queue.get(no_ack=False, fail=False)
@@ -132,14 +143,24 @@ async def replay_dead_letters(
 
 
 def _list(args: argparse.Namespace) -> int:
-    letters = asyncio.run(list_dead_letters(args.amqp_url, args.consumer))
+    consumers = [args.consumer] if args.consumer else list(SERVICES)
+
+    async def gather() -> dict[str, list[DeadLetter]]:
+        return {
+            c: await list_dead_letters(args.amqp_url, c, passive=not args.consumer)
+            for c in consumers
+        }
+
+    found = asyncio.run(gather())
     if args.json:
-        print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
+        shown = {c: [d.summary() for d in letters] for c, letters in found.items()}
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0
-    for d in letters:
-        print(f"{d.message_id}  {d.event_type}  attempts={d.attempts}  {d.failed_at}")
-        print(f"    {d.error_type}: {d.error}")
-    print(f"{len(letters)} dead letter(s) in {args.consumer}")
+    for consumer, letters in found.items():
+        for d in letters:
+            print(f"{d.message_id}  {d.event_type}  attempts={d.attempts}  {d.failed_at}")
+            print(f"    {d.error_type}: {d.error}")
+        print(f"{len(letters)} dead letter(s) in {consumer}")
     return 0
 
 
@@ -174,7 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"list": _list, "show": _show, "replay": _replay}
     for name in commands:
         p = sub.add_parser(name)
-        p.add_argument("--consumer", required=True, help="the consumer whose dead letters")
+        p.add_argument(
+            "--consumer",
+            required=name != "list",
+            help="the consumer whose dead letters (list: every service's when omitted)",
+        )
     sub.choices["list"].add_argument("--json", action="store_true")
     sub.choices["show"].add_argument("message_id")
     sub.choices["replay"].add_argument("message_ids", nargs="*")

@@ -80,7 +80,8 @@ async def test_an_unhandled_error_still_carries_the_request_id(client: httpx.Asy
 
 async def test_the_request_span_carries_the_request_id(app: FastAPI) -> None:
     exporter = InMemorySpanExporter()
-    setup_telemetry("records", settings(), span_exporter=exporter)
+    # Telemetry is one per process: whichever test set it up first named the service.
+    telemetry = setup_telemetry("records", settings(), span_exporter=exporter)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         await c.get("/api/v1/classes/10A1", headers={"X-Request-ID": "req-span"})
@@ -89,7 +90,7 @@ async def test_the_request_span_carries_the_request_id(app: FastAPI) -> None:
     assert [s.name for s in server_spans] == ["GET /api/v1/classes/{class_id}"]
     assert server_spans[0].attributes is not None
     assert server_spans[0].attributes["hsdt.request_id"] == "req-span"
-    assert server_spans[0].resource.attributes["service.name"] == "records"
+    assert server_spans[0].resource.attributes["service.name"] == telemetry.service_name
 
 
 def test_setting_up_telemetry_twice_keeps_one_provider() -> None:

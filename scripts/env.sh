@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Sourced by scripts/run.sh and scripts/migrate.sh: the one place that turns the HSDT_* knobs
+# into each service's environment (<SVC>_DATABASE_URL and so on). Not executable on its own.
+#
+# Knobs (all optional):
+#   HSDT_GATEWAY_PORT  8080      nginx gateway on 127.0.0.1
+#   HSDT_PORT_BASE     8100      identity 8101, records 8102, attendance 8103, signing 8104, archive 8105
+#   HSDT_DB_PREFIX     hsdt_     databases hsdt_identity, hsdt_records, ...
+#   HSDT_VHOST         hsdt      RabbitMQ virtual host
+#   HSDT_REDIS_PREFIX  hsdt:     Redis key prefix (shared by the services, which namespace inside it)
+#   HSDT_RUN_DIR       .run      generated Procfile, nginx config, logs, pid files
+
+HSDT_ROOT="${HSDT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+HSDT_SERVICES=(identity records attendance signing archive)
+
+HSDT_GATEWAY_PORT="${HSDT_GATEWAY_PORT:-8080}"
+HSDT_PORT_BASE="${HSDT_PORT_BASE:-8100}"
+HSDT_DB_PREFIX="${HSDT_DB_PREFIX:-hsdt_}"
+HSDT_VHOST="${HSDT_VHOST:-hsdt}"
+HSDT_REDIS_PREFIX="${HSDT_REDIS_PREFIX:-hsdt:}"
+HSDT_RUN_DIR="${HSDT_RUN_DIR:-$HSDT_ROOT/.run}"
+export HSDT_GATEWAY_PORT HSDT_PORT_BASE HSDT_DB_PREFIX HSDT_VHOST HSDT_REDIS_PREFIX HSDT_RUN_DIR
+
+_hsdt_check() {
+    local name="$1" value="$2" pattern="$3"
+    if ! [[ "$value" =~ $pattern ]]; then
+        printf 'ERROR: %s=%q is not allowed (must match %s)\n' "$name" "$value" "$pattern" >&2
+        return 1
+    fi
+}
+_hsdt_check HSDT_GATEWAY_PORT "$HSDT_GATEWAY_PORT" '^[0-9]{2,5}$'
+_hsdt_check HSDT_PORT_BASE "$HSDT_PORT_BASE" '^[0-9]{2,5}$'
+# Names go into SQL identifiers and URLs unquoted: keep them plain.
+_hsdt_check HSDT_DB_PREFIX "$HSDT_DB_PREFIX" '^[a-z_][a-z0-9_]{0,40}$'
+_hsdt_check HSDT_VHOST "$HSDT_VHOST" '^[A-Za-z0-9_.-]{1,64}$'
+
+# hsdt_port SERVICE -> its API port
+hsdt_port() {
+    local i
+    for i in "${!HSDT_SERVICES[@]}"; do
+        if [ "${HSDT_SERVICES[$i]}" = "$1" ]; then
+            echo $((HSDT_PORT_BASE + i + 1))
+            return 0
+        fi
+    done
+    return 1
+}
+
+# hsdt_db SERVICE -> its database name
+hsdt_db() { echo "${HSDT_DB_PREFIX}$1"; }
+
+hsdt_export_service_env() {
+    local svc p identity_port
+    identity_port="$(hsdt_port identity)"
+    for svc in "${HSDT_SERVICES[@]}"; do
+        p="${svc^^}"
+        export "${p}_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/$(hsdt_db "$svc")"
+        # The vhost is checked above to need no URL encoding.
+        export "${p}_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/${HSDT_VHOST}"
+        export "${p}_REDIS_URL=redis://127.0.0.1:6379/0"
+        export "${p}_REDIS_PREFIX=${HSDT_REDIS_PREFIX}"
+        export "${p}_ROOT_PATH=/${svc}"
+        # Straight to identity, not through the gateway, so the rate limit never applies.
+        export "${p}_JWKS_URL=http://127.0.0.1:${identity_port}/api/v1/.well-known/jwks.json"
+    done
+}
+
+# Writes the service environment as KEY=VALUE lines (for honcho's -e and for people debugging).
+hsdt_write_env_file() {
+    local out="$1" svc p var
+    : >"$out"
+    for svc in "${HSDT_SERVICES[@]}"; do
+        p="${svc^^}"
+        for var in DATABASE_URL AMQP_URL REDIS_URL REDIS_PREFIX ROOT_PATH JWKS_URL; do
+            printf '%s_%s=%s\n' "$p" "$var" "$(printenv "${p}_${var}")" >>"$out"
+        done
+    done
+}
+
+# psql as the role setup.sh checked, never prompting for a password.
+hsdt_psql() { psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -w -X -v ON_ERROR_STOP=1 -q "$@"; }

@@ -1,0 +1,249 @@
+"""`make run` (scripts/run.sh) for real: the whole platform comes up behind the gateway, answers
+through it, and goes away completely on SIGTERM.
+
+The run gets its own ports, databases, vhost, Redis prefix and run directory (named after
+HSDT_TEST_RUN_ID), so it can run beside a developer's own `make run`; all removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("identity", "records", "attendance", "signing", "archive")
+START_TIMEOUT = float(os.environ.get("HSDT_E2E_START_TIMEOUT", "180"))
+STOP_TIMEOUT = 60.0
+PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-w", "-X", "-tA"]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_ports(first: int, count: int) -> int:
+    for base in range(first, first + 3000, count + 7):
+        if all(_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def _pids_with_marker(marker: str) -> list[int]:
+    """Processes whose environment carries this test's marker: everything run.sh started."""
+    needle = f"HSDT_E2E_MARKER={marker}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+    return pids
+
+
+def _sbin(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+    if path is None:
+        pytest.fail(f"{name} is not installed: run scripts/setup.sh (make test does)")
+    return path
+
+
+@dataclass
+class Run:
+    process: subprocess.Popen[str]
+    gateway: str
+    ports: list[int]
+    marker: str
+    lines: list[str] = field(default_factory=list)
+    up: threading.Event = field(default_factory=threading.Event)
+
+    def output(self) -> str:
+        return "".join(self.lines[-200:])
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    run_id = re.sub(r"[^a-z0-9]", "", (os.environ.get("HSDT_TEST_RUN_ID") or "").lower())
+    run_id = run_id or uuid.uuid4().hex[:8]
+    gateway_port = _free_ports(18080, 1)
+    port_base = _free_ports(18100, 6)
+    db_prefix = f"hsdt_e2e_{run_id}_"
+    vhost = f"hsdt_e2e_{run_id}"
+    redis_prefix = f"hsdt:e2e:{run_id}:"
+    marker = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "HSDT_GATEWAY_PORT": str(gateway_port),
+        "HSDT_PORT_BASE": str(port_base),
+        "HSDT_DB_PREFIX": db_prefix,
+        "HSDT_VHOST": vhost,
+        "HSDT_REDIS_PREFIX": redis_prefix,
+        "HSDT_RUN_DIR": str(tmp_path_factory.mktemp("run")),
+        "HSDT_START_TIMEOUT": str(int(START_TIMEOUT)),
+        "HSDT_E2E_MARKER": marker,
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "scripts/run.sh")],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    ports = [gateway_port] + [port_base + i for i in range(1, len(SERVICES) + 1)]
+    run = Run(process, f"http://127.0.0.1:{gateway_port}", ports, marker)
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            run.lines.append(line)
+            if line.startswith(f"Gateway: {run.gateway}/"):
+                run.up.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT + 30
+        while not run.up.wait(0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"scripts/run.sh did not print the gateway URL (rc={process.poll()}):\n"
+                    + run.output()
+                )
+        yield run
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        for pid in _pids_with_marker(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        reader.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+        _drop_run_state(db_prefix, vhost, redis_prefix)
+
+
+def _drop_run_state(db_prefix: str, vhost: str, redis_prefix: str) -> None:
+    for svc in SERVICES:
+        subprocess.run(
+            [*PG_ADMIN, "-c", f'DROP DATABASE IF EXISTS "{db_prefix}{svc}" WITH (FORCE)'],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    subprocess.run(
+        [_sbin("rabbitmqctl"), "-q", "delete_vhost", vhost],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        keys = list(client.scan_iter(match=f"{redis_prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_every_service_answers_through_the_gateway(platform: Run) -> None:
+    with httpx.Client(base_url=platform.gateway, timeout=10) as client:
+        assert client.get("/healthz").status_code == 200
+        for svc in SERVICES:
+            health = client.get(f"/{svc}/healthz")
+            assert health.status_code == 200, (svc, health.text)
+            assert re.fullmatch(r"[0-9a-f]{32}", health.headers["x-request-id"])
+
+            spec = client.get(f"/{svc}/openapi.json")
+            assert spec.status_code == 200, svc
+            document = spec.json()
+            assert document["openapi"].startswith("3.1")
+            # root_path is set, so the docs' links lead back through the gateway.
+            assert {"url": f"/{svc}"} in document.get("servers", []), document.get("servers")
+
+            docs = client.get(f"/{svc}/docs")
+            assert docs.status_code == 200
+            assert f"/{svc}/openapi.json" in docs.text
+
+
+@pytest.mark.slow
+def test_request_id_of_the_client_comes_back(platform: Run) -> None:
+    with httpx.Client(base_url=platform.gateway, timeout=10) as client:
+        response = client.get("/records/healthz", headers={"X-Request-ID": "e2e-run-1"})
+    assert response.headers.get_list("x-request-id") == ["e2e-run-1"]
+
+
+@pytest.mark.slow
+def test_a_burst_from_one_client_is_limited_with_problem_json(platform: Run) -> None:
+    client_id = f"e2e-burst-{uuid.uuid4().hex[:8]}"
+    limited: httpx.Response | None = None
+    with httpx.Client(base_url=platform.gateway, timeout=10) as client:
+        for _ in range(300):
+            response = client.get("/attendance/healthz", headers={"X-Client-Id": client_id})
+            if response.status_code == 429:
+                limited = response
+                break
+            assert response.status_code == 200
+    assert limited is not None, "300 quick requests from one client were never limited"
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    body = limited.json()
+    assert body["title"] == "Quá nhiều yêu cầu"
+    assert body["code"] == "too-many-requests"
+    assert body["status"] == 429
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_process_it_started(platform: Run) -> None:
+    # Last in the module: it ends the run the other tests used. SIGINT to the process group is
+    # what a terminal sends on Ctrl-C; SIGTERM takes the same path in scripts/run.sh.
+    assert _pids_with_marker(platform.marker), "no process of the run carries the marker"
+    os.killpg(platform.process.pid, signal.SIGINT)
+    assert platform.process.wait(timeout=STOP_TIMEOUT) == 130  # 128 + SIGINT, after cleaning up
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        left = _pids_with_marker(platform.marker)
+        busy = [port for port in platform.ports if _listening(port)]
+        if not left and not busy:
+            break
+        time.sleep(0.2)
+    assert left == [], f"still running: {left}\n{platform.output()}"
+    assert busy == [], f"still listening: {busy}"
+    assert "[run] stopped" in platform.output()
