@@ -33,6 +33,7 @@ from common.messaging.topology import (
     FAILED_AT_HEADER,
     dead_letter_queue_name,
     declare_dead_letter_queue,
+    forward,
 )
 
 SERVICES = ("identity", "records", "attendance", "signing", "archive")
@@ -123,17 +124,7 @@ async def replay_dead_letters(
                 if k not in {ERROR_HEADER, ERROR_TYPE_HEADER, FAILED_AT_HEADER, CONSUMER_HEADER}
             }
             headers[ATTEMPT_HEADER] = 1
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    type=message.type,
-                ),
-                routing_key=consumer,
-            )
+            await forward(channel, message, consumer, headers)
             await message.ack()
             replayed.append(message.message_id or "")
         await channel.close()

@@ -10,14 +10,39 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.bootstrap import Deps
 from common.db import asyncpg_dsn
+from common.logs import configure_logging
 from common.messaging.bus import Bus
 from common.messaging.consumer import EventConsumer, Subscriptions
 from common.messaging.relay import OutboxRelay, prune_messaging_tables
 from common.settings import CommonSettings
+from common.telemetry import setup_telemetry
 from common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+async def run_service_worker(
+    settings: CommonSettings,
+    bootstrap: Callable[[], Deps],
+    subscriptions: Subscriptions,
+    *,
+    version: str,
+) -> None:
+    """The body of every service's ``worker.py``: logging, telemetry, deps, then the worker."""
+    configure_logging(settings.service_name, settings.log_level)
+    setup_telemetry(settings.service_name, settings, service_version=version)
+    deps = bootstrap()
+    try:
+        await run_worker(
+            settings=settings,
+            engine=deps.engine,
+            uow_factory=deps.uow_factory,
+            subscriptions=subscriptions,
+        )
+    finally:
+        await deps.aclose()
 
 
 async def run_worker(

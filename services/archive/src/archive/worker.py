@@ -11,26 +11,17 @@ from archive import __version__
 from archive.bootstrap import bootstrap
 from archive.consumers import SUBSCRIPTIONS
 from archive.settings import ArchiveSettings
-from common.logs import configure_logging
-from common.telemetry import setup_telemetry
-from common.worker import run_worker
+from common.worker import run_service_worker
 
 
-async def main(settings: ArchiveSettings | None = None) -> None:
-    settings = settings or ArchiveSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    setup_telemetry(settings.service_name, settings, service_version=__version__)
-    deps = bootstrap(settings)
-    try:
-        await run_worker(
-            settings=settings,
-            engine=deps.engine,
-            uow_factory=deps.uow_factory,
-            subscriptions=SUBSCRIPTIONS,
+def main() -> None:
+    settings = ArchiveSettings()
+    asyncio.run(
+        run_service_worker(
+            settings, lambda: bootstrap(settings), SUBSCRIPTIONS, version=__version__
         )
-    finally:
-        await deps.aclose()
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import asyncio
 
-from common.logs import configure_logging
-from common.telemetry import setup_telemetry
-from common.worker import run_worker
+from common.worker import run_service_worker
 from identity import __version__
 from identity.bootstrap import bootstrap
 from identity.consumers import SUBSCRIPTIONS
 from identity.settings import IdentitySettings
 
 
-async def main(settings: IdentitySettings | None = None) -> None:
-    settings = settings or IdentitySettings()
-    configure_logging(settings.service_name, settings.log_level)
-    setup_telemetry(settings.service_name, settings, service_version=__version__)
-    deps = bootstrap(settings)
-    try:
-        await run_worker(
-            settings=settings,
-            engine=deps.engine,
-            uow_factory=deps.uow_factory,
-            subscriptions=SUBSCRIPTIONS,
+def main() -> None:
+    settings = IdentitySettings()
+    asyncio.run(
+        run_service_worker(
+            settings, lambda: bootstrap(settings), SUBSCRIPTIONS, version=__version__
         )
-    finally:
-        await deps.aclose()
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

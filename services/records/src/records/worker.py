@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import asyncio
 
-from common.logs import configure_logging
-from common.telemetry import setup_telemetry
-from common.worker import run_worker
+from common.worker import run_service_worker
 from records import __version__
 from records.bootstrap import bootstrap
 from records.consumers import SUBSCRIPTIONS
 from records.settings import RecordsSettings
 
 
-async def main(settings: RecordsSettings | None = None) -> None:
-    settings = settings or RecordsSettings()
-    configure_logging(settings.service_name, settings.log_level)
-    setup_telemetry(settings.service_name, settings, service_version=__version__)
-    deps = bootstrap(settings)
-    try:
-        await run_worker(
-            settings=settings,
-            engine=deps.engine,
-            uow_factory=deps.uow_factory,
-            subscriptions=SUBSCRIPTIONS,
+def main() -> None:
+    settings = RecordsSettings()
+    asyncio.run(
+        run_service_worker(
+            settings, lambda: bootstrap(settings), SUBSCRIPTIONS, version=__version__
         )
-    finally:
-        await deps.aclose()
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

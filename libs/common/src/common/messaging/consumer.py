@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 import asyncpg
 from aio_pika.abc import (
     AbstractChannel,
@@ -44,6 +43,7 @@ from common.messaging.topology import (
     dead_letter_queue_name,
     declare_consumer_queues,
     declare_exchange,
+    forward,
     retry_queue_name,
 )
 from common.uow import UnitOfWork
@@ -280,17 +280,7 @@ class EventConsumer:
                 exc,
             )
         try:
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    type=message.type,
-                ),
-                routing_key=target,
-            )
+            await forward(channel, message, target, headers)
         except Exception as publish_exc:  # noqa: BLE001 — left unacked, so redelivered
             # Not moved: leave it unacked so the broker redelivers it; nothing is lost.
             log.warning(

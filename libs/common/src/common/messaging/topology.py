@@ -9,9 +9,15 @@ messages go back to the consumer's queue, and a dead-letter queue.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 
 ATTEMPT_HEADER = "x-hsdt-attempt"
 ERROR_HEADER = "x-hsdt-error"
@@ -93,4 +99,28 @@ async def declare_consumer_queues(
 async def declare_dead_letter_queue(channel: AbstractChannel, consumer: str) -> AbstractQueue:
     return await channel.declare_queue(
         dead_letter_queue_name(consumer), durable=True, arguments={"x-queue-type": "quorum"}
+    )
+
+
+async def forward(
+    channel: AbstractChannel,
+    message: AbstractIncomingMessage,
+    queue: str,
+    headers: dict[str, Any],
+) -> None:
+    """Publish a copy of ``message`` straight to ``queue`` with new headers, confirmed.
+
+    The caller acknowledges the original only after this returns, so a crash in between
+    leaves a duplicate, never a loss.
+    """
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+        ),
+        routing_key=queue,
     )
