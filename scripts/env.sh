@@ -62,6 +62,9 @@ hsdt_export_service_env() {
         export "${p}_ROOT_PATH=/${svc}"
         # Straight to identity, not through the gateway, so the rate limit never applies.
         export "${p}_JWKS_URL=http://127.0.0.1:${identity_port}/api/v1/.well-known/jwks.json"
+        # honcho sends SIGKILL 5 s after SIGTERM: in-flight messages get 4 s to finish, and
+        # whatever is left returns to its queue when the connection drops.
+        export "${p}_SHUTDOWN_GRACE_SECONDS=4"
     done
 }
 
@@ -71,7 +74,8 @@ hsdt_write_env_file() {
     : >"$out"
     for svc in "${HSDT_SERVICES[@]}"; do
         p="${svc^^}"
-        for var in DATABASE_URL AMQP_URL REDIS_URL REDIS_PREFIX ROOT_PATH JWKS_URL; do
+        for var in DATABASE_URL AMQP_URL REDIS_URL REDIS_PREFIX ROOT_PATH JWKS_URL \
+            SHUTDOWN_GRACE_SECONDS; do
             printf '%s_%s=%s\n' "$p" "$var" "$(printenv "${p}_${var}")" >>"$out"
         done
     done
