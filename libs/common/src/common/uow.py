@@ -12,6 +12,7 @@ outer transaction, which commits once with the inbox row, the effect and any new
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -111,6 +112,23 @@ class UnitOfWork:
             .returning(inbox.c.event_id)
         )
         return result.first() is not None
+
+    async def claim_inbox_many(self, consumer: str, events: Sequence[tuple[str, str]]) -> set[str]:
+        """``claim_inbox`` for many ``(event_id, event_type)`` in one statement.
+
+        Returns the ids claimed now; the others were handled before. Rows go in id order, so
+        two replicas claiming overlapping redeliveries wait on each other without deadlock.
+        """
+        rows = [
+            {"consumer": consumer, "event_id": event_id, "event_type": event_type}
+            for event_id, event_type in sorted(set(events))
+        ]
+        if not rows:
+            return set()
+        result = await self.session.execute(
+            pg_insert(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
+        )
+        return {str(row[0]) for row in result}
 
     async def flush_events(self) -> None:
         if self._pending:

@@ -63,7 +63,10 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Two connections: RabbitMQ's flow control throttles a connection that publishes fast,
+    # and the consumer's deliveries and acks must not wait behind the relay's publishing.
     bus = Bus(settings.amqp_url, settings.events_exchange)
+    consumer_bus = Bus(settings.amqp_url, settings.events_exchange)
     await bus.connect()
     relay = OutboxRelay(
         engine=engine,
@@ -84,7 +87,7 @@ async def run_worker(
             deps=deps,
             shutdown_grace=settings.shutdown_grace_seconds,
         )
-        await consumer.start(bus.connection)
+        await consumer.start(await consumer_bus.connect())
     log.info("worker of %s started", settings.service_name)
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     prune_task = asyncio.create_task(_prune_periodically(engine, settings, stop), name="prune")
@@ -97,6 +100,7 @@ async def run_worker(
             await consumer.stop()
         await relay_task
         await bus.close()
+        await consumer_bus.close()
         await engine.dispose()
 
 

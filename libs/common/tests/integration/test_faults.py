@@ -186,7 +186,9 @@ async def test_poison_message_is_dead_lettered_then_replayed_after_the_fix(
         await emit_pings(world.producer_uow, range(20))
         assert await wait_until(await _effects_reach(world.engine, 19), timeout=20)
         assert await wait_until(lambda: _dead_count(amqp_url, name, 1), timeout=20)
-        assert len(attempts) == world.consumer.max_attempts == 4
+        # Four deliveries; the handler may have run more often, since a batch that failed
+        # is rolled back and retried message by message.
+        assert len(attempts) >= world.consumer.max_attempts == 4
         [letter] = await list_dead_letters(amqp_url, name)
         assert letter.event_type == Pinged.event_type
         assert letter.error_type == "ValueError"

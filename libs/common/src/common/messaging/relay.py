@@ -106,6 +106,9 @@ class OutboxRelay:
         backoff = 0.1
         try:
             while not stop.is_set():
+                # Cleared before the pass, not after: a NOTIFY for a row committed after this
+                # pass's SELECT must start another pass, not wait for the poll.
+                self._wake.clear()
                 try:
                     while await self.relay_once() >= self._batch_size and not stop.is_set():
                         pass
@@ -116,7 +119,6 @@ class OutboxRelay:
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                self._wake.clear()
                 await _wait_any(stop, self._wake, self._poll_seconds)
         finally:
             listener.cancel()
