@@ -22,6 +22,8 @@ from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.db import is_transient
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -193,6 +195,16 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
 
 
 def _internal_error(request_path: str | None, exc: BaseException) -> JSONResponse:
+    if is_transient(exc):
+        # The database or broker went away under this request; nothing was committed.
+        logger.warning(
+            "request failed on an infrastructure outage",
+            extra={"path": request_path, "error_type": type(exc).__name__},
+        )
+        unavailable = http_problem(
+            503, "A backing service is unavailable; retry shortly", headers={"Retry-After": "1"}
+        )
+        return problem_response(unavailable, request_path)
     span = trace.get_current_span()
     if span.is_recording():
         span.record_exception(exc)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from common.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -161,3 +162,22 @@ async def test_openapi_documents_problems_as_problem_json(client: httpx.AsyncCli
     assert "ProblemDetails" in schemas
     assert "HTTPValidationError" not in schemas
     assert "ScoreIn" in schemas
+
+
+async def test_an_infrastructure_outage_is_a_503_with_retry_after() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/down")
+    async def down() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionResetError("connection reset"))
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/down")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "service-unavailable"
+    assert body["title"] == "Dịch vụ tạm thời không khả dụng"
+    assert "connection reset" not in response.text

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
@@ -31,9 +30,9 @@ from aio_pika.abc import (
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from common import metrics
+from common.db import is_transient
 from common.events.base import CloudEvent, IntegrationEvent
 from common.messaging.topology import (
     ATTEMPT_HEADER,
@@ -58,27 +57,6 @@ Subscriptions = Mapping[type[IntegrationEvent], Sequence[Handler]]
 
 class PoisonMessage(Exception):  # noqa: N818 — a domain name, not an error category
     """The message can never be handled (malformed, unknown contract): no retry helps."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """An outage of our own infrastructure, not a fault of the message.
-
-    Such a failure is retried without counting an attempt: a database restart must not send
-    good events to the dead-letter queue.
-    """
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc,
-        OSError
-        | ConnectionError
-        | TimeoutError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.InterfaceError,
-    )
 
 
 @dataclass
