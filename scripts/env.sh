@@ -65,6 +65,8 @@ hsdt_export_service_env() {
         # honcho sends SIGKILL 5 s after SIGTERM: in-flight messages get 4 s to finish, and
         # whatever is left returns to its queue when the connection drops.
         export "${p}_SHUTDOWN_GRACE_SECONDS=4"
+        # The worker's Prometheus metrics: API port + 100 (identity 8201, records 8202, ...).
+        export "${p}_METRICS_PORT=$(($(hsdt_port "$svc") + 100))"
     done
 }
 
@@ -75,7 +77,7 @@ hsdt_write_env_file() {
     for svc in "${HSDT_SERVICES[@]}"; do
         p="${svc^^}"
         for var in DATABASE_URL AMQP_URL REDIS_URL REDIS_PREFIX ROOT_PATH JWKS_URL \
-            SHUTDOWN_GRACE_SECONDS; do
+            SHUTDOWN_GRACE_SECONDS METRICS_PORT; do
             printf '%s_%s=%s\n' "$p" "$var" "$(printenv "${p}_${var}")" >>"$out"
         done
     done

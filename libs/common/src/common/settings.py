@@ -44,3 +44,7 @@ class CommonSettings(BaseSettings):
     outbox_keep_sent_days: float = 7.0
     inbox_keep_days: float = 90.0
     prune_every_seconds: float = 3600.0
+    # The worker has no HTTP app: with a port set, it serves Prometheus metrics (outbox
+    # backlog, events published and consumed, dead letters) on it. 0 serves none.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Mapping
 
+from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.bootstrap import Deps
@@ -88,6 +89,9 @@ async def run_worker(
             shutdown_grace=settings.shutdown_grace_seconds,
         )
         await consumer.start(await consumer_bus.connect())
+    if settings.metrics_port:
+        # prometheus_client's registry is the one the OTel Prometheus reader fills.
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     log.info("worker of %s started", settings.service_name)
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     prune_task = asyncio.create_task(_prune_periodically(engine, settings, stop), name="prune")
@@ -101,6 +105,8 @@ async def run_worker(
         await relay_task
         await bus.close()
         await consumer_bus.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await engine.dispose()
 
 

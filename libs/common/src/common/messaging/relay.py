@@ -96,6 +96,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._backlog_reported_at = 0.0
         self.stats = RelayStats()
 
     def wake(self) -> None:
@@ -119,6 +120,7 @@ class OutboxRelay:
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+                await self._report_backlog()
                 await _wait_any(stop, self._wake, self._poll_seconds)
         finally:
             listener.cancel()
@@ -158,6 +160,14 @@ class OutboxRelay:
                 f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]!r}"
             )
         return len(rows)
+
+    async def _report_backlog(self) -> None:
+        # At most once per poll interval: a count over the partial index of unsent rows.
+        now = asyncio.get_running_loop().time()
+        if now - self._backlog_reported_at >= self._poll_seconds:
+            self._backlog_reported_at = now
+            with contextlib.suppress(Exception):
+                await self.unsent()
 
     async def unsent(self) -> int:
         async with self._engine.connect() as conn:
