@@ -106,9 +106,20 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(scope="session")
-def redis_prefix(run_id: str) -> str:
-    return f"hsdt-t-{run_id}:"
+@pytest_asyncio.fixture(scope="session")
+async def redis_prefix(run_id: str, redis_url: str) -> AsyncIterator[str]:
+    """This run's Redis key prefix; every key under it is deleted at the end of the run."""
+    from redis.asyncio import Redis  # noqa: PLC0415
+
+    prefix = f"hsdt-t-{run_id}:"
+    yield prefix
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 Unique = Callable[[str], str]
