@@ -41,10 +41,15 @@ class OrgLevel(StrEnum):
 
 
 class Role(StrEnum):
-    """Role of a grant; the resource owner's own check (who teaches which class) comes on top."""
+    """Role of a grant; the resource owner's own check (who teaches which class) comes on top.
+
+    Inspectors (thanh tra, kiểm tra) read everything in their scope and change nothing.
+    """
 
     PROVINCE_ADMIN = "province_admin"
+    PROVINCE_INSPECTOR = "province_inspector"
     DISTRICT_ADMIN = "district_admin"
+    DISTRICT_INSPECTOR = "district_inspector"
     SCHOOL_ADMIN = "school_admin"
     SCHOOL_LEADER = "school_leader"
     TEACHER = "teacher"
