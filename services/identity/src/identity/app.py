@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from common.app import create_service_app
 from common.bootstrap import api_lifespan
 from identity import __version__
-from identity.api import router
+from identity.api import admin_router, auth_router
 from identity.bootstrap import bootstrap
 from identity.settings import IdentitySettings
 
@@ -20,6 +20,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         description="Org tree, accounts, roles and scoped grants, tokens.",
         version=__version__,
         lifespan=api_lifespan(lambda: bootstrap(settings)),
-        routers=[router],
+        routers=[auth_router, admin_router],
         readiness_checks=lambda app: app.state.deps.readiness_checks(),
     )
