@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
 
+from common.auth import principal_router
 from common.errors import install_problem_handlers
 from common.health import ReadinessCheck, health_router
 from common.logs import configure_logging, request_id_var
@@ -143,6 +144,8 @@ def create_service_app(
         health_router(lambda: app.state.readiness_checks, service=settings.service_name)
     )
     app.include_router(metrics_router)
+    # Every service answers GET /api/v1/me for a verified token.
+    app.include_router(principal_router, prefix=API_PREFIX)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     instrument_app(app)

@@ -10,6 +10,8 @@ The token contract (identity issues exactly this):
 - ``iss``, ``aud``, ``exp``, ``iat``, optional ``nbf``;
 - ``sub``: the user or service-client id; ``kind``: ``"user"`` or ``"client"``;
 - ``jti``: the token id; ``fid``: optional id of the refresh-token family it came from;
+- ``acting_for``: optional, on a client's token only: the user the school software acts for,
+  so what it does is attributed to both (R23: nobody works in another person's name);
 - ``grants``: list of ``"role@unit_id"`` strings (a role granted at an org unit).
 
 Revocation keys in Redis (``<prefix>`` is the deployment's key prefix):
@@ -32,12 +34,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, cast
 
 import httpx
 import jwt
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from common.errors import Problem, http_problem
+from common.errors import Problem, http_problem, problem_responses
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -73,6 +76,7 @@ class Principal:
     token_id: str
     expires_at: datetime
     family_id: str | None = None
+    acting_for: str | None = None
 
     def has_grant(self, role: str, unit_id: str) -> bool:
         return Grant(role, unit_id) in self.grants
@@ -273,6 +277,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
     family = claims.get("fid")
     if family is not None and not isinstance(family, str):
         raise ValueError("fid must be a string")
+    acting_for = claims.get("acting_for")
+    if acting_for is not None and (not isinstance(acting_for, str) or kind != "client"):
+        raise ValueError("acting_for must be a string, on a client's token")
     return Principal(
         subject=subject,
         kind=kind,
@@ -280,6 +287,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         token_id=jti,
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         family_id=family,
+        acting_for=acting_for,
     )
 
 
@@ -303,3 +311,34 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class PrincipalRead(BaseModel):
+    """The caller as this service sees it: who, what kind, which grants where."""
+
+    subject: str
+    kind: Literal["user", "client"]
+    grants: list[str]
+    acting_for: str | None = None
+    expires_at: datetime
+
+
+principal_router = APIRouter(tags=["auth"])
+
+
+@principal_router.get(
+    "/me",
+    response_model=PrincipalRead,
+    summary="The verified caller",
+    responses=problem_responses(401, 503),
+)
+async def read_principal(principal: CurrentPrincipal) -> PrincipalRead:
+    """Echo the verified token's caller: lets school software check its token against any
+    service, and shows the grants this service will authorise by."""
+    return PrincipalRead(
+        subject=principal.subject,
+        kind=principal.kind,
+        grants=[f"{g.role}@{g.unit_id}" for g in principal.grants],
+        acting_for=principal.acting_for,
+        expires_at=principal.expires_at,
+    )

@@ -23,8 +23,10 @@ from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm
 from redis.asyncio import Redis
 
+from common.app import create_service_app
 from common.auth import CurrentPrincipal, Grant, InvalidToken, JwksVerifier, Principal
 from common.errors import Problem, install_problem_handlers
+from common.settings import CommonSettings
 
 REDIS_URL = os.environ.get("HSDT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ISSUER = "hsdt-identity"
@@ -399,3 +401,37 @@ def unused_port() -> Callable[[], int]:
         return port
 
     return pick
+
+
+async def test_a_client_acting_for_a_teacher_carries_both(
+    verifier: JwksVerifier, jwks_server: JwksServer
+) -> None:
+    token = sign(jwks_server.keys[0], sub="client-9", kind="client", fid=None, acting_for="user-42")
+    principal = await verifier.verify(token)
+    assert (principal.subject, principal.acting_for) == ("client-9", "user-42")
+
+
+async def test_only_a_client_may_act_for_someone(
+    verifier: JwksVerifier, jwks_server: JwksServer
+) -> None:
+    # R23: a person's token naming another person is not ours to honour.
+    token = sign(jwks_server.keys[0], kind="user", acting_for="user-42")
+    assert "malformed" in await refused(verifier, token)
+
+
+async def test_every_service_echoes_the_verified_caller_at_me(
+    verifier: JwksVerifier, jwks_server: JwksServer
+) -> None:
+    app = create_service_app(settings=CommonSettings(), title="t", version="0")
+    app.state.token_verifier = verifier
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        anonymous = await client.get("/api/v1/me")
+        token = sign(jwks_server.keys[0])
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    assert me.status_code == 200
+    body = me.json()
+    assert body["subject"] == "user-1"
+    assert body["grants"] == ["homeroom_teacher@school-7", "subject_teacher@school-7"]

@@ -8,18 +8,19 @@ from types import MappingProxyType
 from common.events.archive import FixityFailed, PackageStored
 from common.events.attendance import MonthClosed, RollCallLate, RollCallSubmitted
 from common.events.base import IntegrationEvent
-from common.events.identity import GrantChanged, UserCreated, UserDisabled
+from common.events.identity import GrantChanged, OrgUnitCreated, UserCreated, UserDisabled
 from common.events.records import CorrectionApplied, StudentTransferred, TermLocked, TermReopened
 from common.events.signing import DocumentSigned, SigningRequestCompleted
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.0.0"
+CATALOGUE_VERSION = "1.1.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,
     UserDisabled,
     GrantChanged,
+    OrgUnitCreated,
     TermLocked,
     TermReopened,
     CorrectionApplied,

@@ -160,3 +160,37 @@ class GrantChanged(IntegrationEvent):
     )
     changed_at: AwareDatetime = Field(description="When the grant was given or revoked.")
     changed_by: uuid.UUID = Field(description="User id of the administrator who changed it.")
+
+
+class OrgUnitCreated(IntegrationEvent):
+    """An org unit (đơn vị) was added to the tree: a district office or a school.
+
+    Published when identity commits a new unit, so other services can keep their own copy of the
+    tree (which schools a district holds, a school's levels). Carries the unit's code, not its
+    name: names are looked up in identity.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.identity.orgunit.created.v1"
+    subject_field: ClassVar[str] = "unit_id"
+
+    unit_id: uuid.UUID = Field(description="Id of the new org unit.")
+    kind: OrgLevel = Field(description="Tier of the new unit: district or school.")
+    code: str = Field(
+        pattern=r"^[A-Z0-9]+(?:[-_][A-Z0-9]+)*$",
+        max_length=32,
+        description="The unit's code: upper-case letters and digits in groups joined by - or _.",
+    )
+    parent_id: uuid.UUID = Field(description="Id of the unit directly above it.")
+    levels: list[str] = Field(
+        description=(
+            "A school's levels (preschool, primary, lower_secondary, upper_secondary, "
+            "multi_level, vocational_continuing_centre, provincial_continuing_centre); "
+            "empty for a district."
+        )
+    )
+    province_id: ProvinceId
+    district_id: DistrictId
+    created_at: AwareDatetime = Field(description="When the unit was created.")
+    created_by: uuid.UUID | None = Field(
+        description="User id of the administrator who created it; null when the platform did."
+    )
