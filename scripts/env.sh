@@ -70,6 +70,25 @@ hsdt_export_service_env() {
     done
 }
 
+# Identity's secrets for this machine: made once, kept in $HSDT_RUN_DIR (git-ignored), never in
+# the repository. The key passphrase encrypts the token-signing keys at rest; the data key
+# encrypts second-factor secrets. Losing them means signing in again, not losing records.
+hsdt_export_identity_secrets() {
+    local file="$HSDT_RUN_DIR/identity-secrets.env"
+    if [ ! -s "$file" ]; then
+        mkdir -p "$HSDT_RUN_DIR"
+        (
+            umask 077
+            printf 'IDENTITY_KEY_PASSPHRASE=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n')"
+            printf 'IDENTITY_DATA_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n')"
+        ) >"$file"
+    fi
+    set -a
+    # shellcheck disable=SC1090
+    . "$file"
+    set +a
+}
+
 # Writes the service environment as KEY=VALUE lines (for honcho's -e and for people debugging).
 hsdt_write_env_file() {
     local out="$1" svc p var
@@ -81,6 +100,8 @@ hsdt_write_env_file() {
             printf '%s_%s=%s\n' "$p" "$var" "$(printenv "${p}_${var}")" >>"$out"
         done
     done
+    # honcho starts every process with this file: identity needs its secrets too.
+    cat "$HSDT_RUN_DIR/identity-secrets.env" >>"$out"
 }
 
 # psql as the role setup.sh checked, never prompting for a password.

@@ -10,6 +10,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:$HOME/.local/bin:$HOME/.local
 # shellcheck source=scripts/env.sh
 . "$ROOT/scripts/env.sh"
 hsdt_export_service_env
+hsdt_export_identity_secrets
 
 say() { printf '[migrate] %s\n' "$*"; }
 die() { printf '[migrate] ERROR: %s\n' "$*" >&2; exit 1; }

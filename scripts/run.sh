@@ -140,6 +140,7 @@ done
 # --- 2. databases, vhost, migrations -----------------------------------------------------------
 bash "$ROOT/scripts/migrate.sh"
 hsdt_export_service_env
+hsdt_export_identity_secrets
 
 # --- 3. demo province --------------------------------------------------------------------------
 demo=0
