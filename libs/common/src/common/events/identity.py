@@ -163,7 +163,7 @@ class GrantChanged(IntegrationEvent):
 
 
 class OrgUnitCreated(IntegrationEvent):
-    """An org unit (đơn vị) was added to the tree: a district office or a school.
+    """An org unit (đơn vị) was added to the tree: the department, a district office or a school.
 
     Published when identity commits a new unit, so other services can keep their own copy of the
     tree (which schools a district holds, a school's levels). Carries the unit's code, not its
@@ -174,13 +174,14 @@ class OrgUnitCreated(IntegrationEvent):
     subject_field: ClassVar[str] = "unit_id"
 
     unit_id: uuid.UUID = Field(description="Id of the new org unit.")
-    kind: OrgLevel = Field(description="Tier of the new unit: district or school.")
+    kind: OrgLevel = Field(description="Tier of the new unit.")
     code: str = Field(
         pattern=r"^[A-Z0-9]+(?:[-_][A-Z0-9]+)*$",
-        max_length=32,
         description="The unit's code: upper-case letters and digits in groups joined by - or _.",
     )
-    parent_id: uuid.UUID = Field(description="Id of the unit directly above it.")
+    parent_id: uuid.UUID | None = Field(
+        description="Id of the unit directly above it; null for the department itself."
+    )
     levels: list[str] = Field(
         description=(
             "A school's levels (preschool, primary, lower_secondary, upper_secondary, "
