@@ -27,6 +27,8 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("identity", "records", "attendance", "signing", "archive")
+# Throwaway, for the demo accounts of this test's own platform (HSDT_DEMO_PASSWORD).
+DEMO_PASSWORD = "e2e-demo-Passphrase-2026"
 START_TIMEOUT = float(os.environ.get("HSDT_E2E_START_TIMEOUT", "180"))
 STOP_TIMEOUT = 60.0
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-w", "-X", "-tA"]
@@ -108,6 +110,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         "HSDT_RUN_DIR": str(tmp_path_factory.mktemp("run")),
         "HSDT_START_TIMEOUT": str(int(START_TIMEOUT)),
         "HSDT_E2E_MARKER": marker,
+        "HSDT_DEMO_PASSWORD": DEMO_PASSWORD,
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
@@ -202,6 +205,33 @@ def test_every_service_answers_through_the_gateway(platform: Run) -> None:
             docs = client.get(f"/{svc}/docs")
             assert docs.status_code == 200
             assert f"/{svc}/openapi.json" in docs.text
+
+
+@pytest.mark.slow
+def test_a_demo_teacher_signs_in_and_calls_another_service(platform: Run) -> None:
+    """Issue #3's acceptance: the demo province exists after the run command, and a school's
+    teacher signs in through the gateway and calls another service with the token."""
+    # Teachers need no second factor; the demo names accounts <role>.<school code>.
+    username = "gv1.bldxth01"
+    with httpx.Client(base_url=platform.gateway, timeout=20) as client:
+        signed_in = client.post(
+            "/identity/api/v1/auth/sign-in",
+            json={"username": username, "password": DEMO_PASSWORD},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        token = signed_in.json()["access_token"]
+        me = client.get("/records/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        wrong = client.post(
+            "/identity/api/v1/auth/sign-in",
+            json={"username": username, "password": DEMO_PASSWORD + "x"},
+        )
+    assert me.status_code == 200, me.text
+    body = me.json()
+    uuid.UUID(body["subject"])  # the account's id, never its name (nothing personal in tokens)
+    assert body["kind"] == "user"
+    assert any(grant.startswith("teacher@") for grant in body["grants"]), body
+    assert wrong.status_code == 401
+    assert wrong.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.mark.slow
