@@ -27,8 +27,9 @@ fmt: sync ## Format and autofix with ruff
 	uv run --no-sync ruff format .
 	uv run --no-sync ruff check --fix .
 
-bench: ## Benchmarks of the event pipeline against bare aio-pika (ratios, not timings)
+bench: ## Benchmarks: event pipeline, token verification and sign-in (ratios to raw baselines)
 	uv run --no-sync python -m bench.events
+	uv run --no-sync python -m bench.identity
 
 migrate: ## Create the databases and vhost if missing and run every service's migrations
 	bash scripts/setup.sh

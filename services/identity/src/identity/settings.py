@@ -52,10 +52,11 @@ class IdentitySettings(CommonSettings):
     # A whole school often signs in from one NAT address: a higher bar than for an account.
     lockout_address_failures: int = Field(default=50, ge=1)
 
-    # argon2id (RFC 9106; OWASP's first recommended set): 19 MiB, 2 passes, 1 lane. About
-    # 20 ms per hash on one core of the 2-core machines we run on, so two cores sustain
-    # roughly 100 sign-ins per second; at most ``argon2_concurrency`` hashes run at once,
-    # which bounds the memory to 38 MiB and keeps the event loop's own core free.
+    # argon2id (RFC 9106; OWASP's first recommended set): 19 MiB, 2 passes, 1 lane. Measured
+    # 22–27 ms per hash on the 2-core machines; a whole sign-in (lockout, database, token)
+    # reaches ~37 a second per replica, half the raw hashing rate (`python -m bench.identity`).
+    # Scale sign-in with replicas, not weaker parameters. At most ``argon2_concurrency``
+    # hashes run at once, which bounds the memory to 38 MiB.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
     argon2_parallelism: int = Field(default=1, ge=1)
