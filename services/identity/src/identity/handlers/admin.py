@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from argon2 import PasswordHasher
-
 from common.events.identity import (
     DisableReason,
     GrantChange,
@@ -44,17 +42,33 @@ from identity.domain import (
     normalise_name,
 )
 from identity.models import GrantRow, GroupRow, OrgUnitRow, UserRow
+from identity.passwords import PasswordHasher
+from identity.settings import IdentitySettings
 from identity.uow import IdentityUnitOfWork
 
-# TODO(#3): identity.passwords (the sign-in part) owns the hasher's parameters; until it lands
-# here, argon2-cffi's defaults (argon2id) hash the passwords that administration sets.
-_hasher = PasswordHasher()
+
+def _settings_default(name: str) -> int:
+    default = IdentitySettings.model_fields[name].default
+    assert isinstance(default, int)
+    return default
+
+
+# The same argon2id parameters sign-in uses (the settings' defaults, read without building
+# the settings, which need the service's secrets); a deployment that overrides them gets
+# these hashes upgraded at each account's next sign-in.
+_hasher = PasswordHasher(
+    time_cost=_settings_default("argon2_time_cost"),
+    memory_kib=_settings_default("argon2_memory_kib"),
+    parallelism=_settings_default("argon2_parallelism"),
+    concurrency=_settings_default("argon2_concurrency"),
+)
 # Matches no password: argon2 hashes start with "$argon2".
 UNUSABLE_PASSWORD_HASH: Final = "!"  # noqa: S105
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(unicodedata.normalize("NFC", password))
+async def hash_password(password: str) -> str:
+    """argon2id off the event loop, as sign-in verifies it."""
+    return await _hasher.hash(unicodedata.normalize("NFC", password))
 
 
 class SubjectRevoker(Protocol):
@@ -277,7 +291,7 @@ async def add_user(
     password_hash = UNUSABLE_PASSWORD_HASH
     if cmd.password is not None:
         check_new_password(cmd.password, username, email)
-        password_hash = hash_password(cmd.password)
+        password_hash = await hash_password(cmd.password)
     row = UserRow(
         id=uuid.uuid4(),
         username=username,
@@ -409,7 +423,7 @@ async def reset_password(  # noqa: PLR0917
         user = await _account(uow, auth, user_id, allowed)
         check_new_password(temporary_password, user.username, user.email)
         await uow.admin.set_password(
-            user.id, hash_password(temporary_password), must_change=True, at=auth.at
+            user.id, await hash_password(temporary_password), must_change=True, at=auth.at
         )
         uow.admin.audit(
             actor.user_id,
