@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
@@ -147,3 +149,32 @@ async def wait_until(
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app over real HTTP on a free loopback port; yields its base URL.
+
+    For tests whose subject makes HTTP calls of its own (a verifier fetching a JWKS).
+    """
+    import uvicorn  # noqa: PLC0415 — only tests that serve something need it
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, lifespan="off", ws="none", http="h11", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        # uvicorn offers no event for "listening"; its flag is all there is.
+        while not server.started:
+            if task.done():
+                await task  # raises what stopped it
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

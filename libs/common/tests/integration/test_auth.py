@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from jwt.algorithms import OKPAlgorithm
@@ -27,6 +26,7 @@ from common.app import create_service_app
 from common.auth import CurrentPrincipal, Grant, InvalidToken, JwksVerifier, Principal
 from common.errors import Problem, install_problem_handlers
 from common.settings import CommonSettings
+from common.testing import serving
 
 REDIS_URL = os.environ.get("HSDT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ISSUER = "hsdt-identity"
@@ -64,24 +64,9 @@ async def jwks_server() -> AsyncIterator[JwksServer]:
             + [k.jwk() for k in state.keys]
         }
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, lifespan="off", ws="none", http="h11", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    # uvicorn offers no event for "listening"; its flag is all there is.
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    state.url = f"http://127.0.0.1:{port}/.well-known/jwks.json"
-    try:
+    async with serving(app) as base_url:
+        state.url = f"{base_url}/.well-known/jwks.json"
         yield state
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ uvicorn server serving the key ring) and the real revocation list in Redis."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -16,11 +14,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from common.auth import Grant, InvalidToken, JwksVerifier, Principal
+from common.testing import serving
 from identity.keys import MAX_ACCESS_TOKEN_LIFETIME, VERIFIER_LEEWAY, KeyRing
 from identity.revocation import RevocationList
 from identity.tokens import RefreshFamily, ReuseDetected, Rotated, mint_access_token
@@ -51,24 +49,9 @@ async def jwks_server() -> AsyncIterator[JwksServer]:
     async def jwks() -> dict[str, Any]:
         return state.ring.jwks(utcnow() + state.clock_offset)
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, lifespan="off", ws="none", http="h11", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    # uvicorn offers no event for "listening"; its flag is all there is.
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    state.url = f"http://127.0.0.1:{port}/.well-known/jwks.json"
-    try:
+    async with serving(app) as base_url:
+        state.url = f"{base_url}/.well-known/jwks.json"
         yield state
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture
