@@ -13,7 +13,7 @@ from common.app import API_PREFIX, create_service_app
 from common.auth import JwksVerifier
 from common.bootstrap import api_lifespan
 from identity import __version__
-from identity.api import admin_router, auth_router
+from identity.api import admin_router, auth_router, imports_router
 from identity.bootstrap import IdentityDeps, bootstrap
 from identity.handlers.auth import utcnow
 from identity.settings import IdentitySettings
@@ -57,6 +57,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         description="Org tree, accounts, roles and scoped grants, tokens.",
         version=__version__,
         lifespan=_lifespan(settings),
-        routers=[auth_router, admin_router],
+        routers=[auth_router, admin_router, imports_router],
         readiness_checks=lambda app: app.state.deps.readiness_checks(),
     )

@@ -28,6 +28,7 @@ Writes use fresh names and fresh target accounts, so cases share one database pe
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -44,6 +45,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from openpyxl import load_workbook
 from redis.asyncio import Redis
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -60,6 +62,8 @@ from identity.cli import PLATFORM_ID
 from identity.demo import DEPARTMENT_SCHOOLS, DISTRICTS, PROVINCE_ADMIN, PROVINCE_CODE, load_demo
 from identity.domain import Grant, Grantee
 from identity.domain.roles import unit_kind_for
+from identity.excel_import import ROLE_LABELS, XLSX_MEDIA_TYPE, build_template
+from identity.excel_import import SHEET as STAFF_SHEET
 from identity.handlers.admin import CreateGroup, CreateUser, add_group, add_user, record_grant
 from identity.handlers.auth import utcnow
 from identity.models import OrgUnitRow, UserRow
@@ -342,6 +346,7 @@ class Call:
     path: str
     json: dict[str, Any] | None = None
     params: dict[str, str] | None = None
+    files: dict[str, Any] | None = None  # a multipart upload (the Excel import)
     subject: uuid.UUID | None = None  # the account a write acts on: its tokens must not be revoked
     ok: frozenset[int] = frozenset({200, 201, 204})
     why_ok: str = ""
@@ -446,6 +451,21 @@ async def _revoke(env: Env, unit: str) -> Call:
     return Call("POST", f"/grants/{grant}/revoke", subject=user)
 
 
+async def _template(env: Env, unit: str) -> Call:
+    return Call("GET", "/imports/staff/template", params={"unit": str(env.units[unit])})
+
+
+async def _import(env: Env, unit: str) -> Call:
+    """A real import of one account at ``unit`` with the unit's low role."""
+    book = load_workbook(io.BytesIO(build_template()))
+    role = LOW_ROLE[kind_of(unit)]
+    book[STAFF_SHEET].append([fresh("nhap."), "Đỗ Thị Nhập", None, unit, ROLE_LABELS[role], None])
+    out = io.BytesIO()
+    book.save(out)
+    upload = ("nhan-su.xlsx", out.getvalue(), XLSX_MEDIA_TYPE)
+    return Call("POST", "/imports/staff", params={"dry_run": "false"}, files={"file": upload})
+
+
 def _lister(path: str) -> Builder:
     async def build(env: Env, unit: str) -> Call:
         return await _list(path, env, unit)
@@ -470,6 +490,8 @@ BUILDERS: Final[dict[tuple[str, str], Builder]] = {
     ("POST", "/grants/{grant_id}/revoke"): _revoke,
     ("GET", "/grants"): _lister("/grants"),
     ("GET", "/audit"): _lister("/audit"),
+    ("GET", "/imports/staff/template"): _template,
+    ("POST", "/imports/staff"): _import,
 }
 
 
@@ -539,7 +561,7 @@ async def test_authorization_matrix(
     before = await env.snapshot(call.subject)
 
     response = await env.client.request(
-        method, f"{API_PREFIX}{call.path}", json=call.json, params=call.params
+        method, f"{API_PREFIX}{call.path}", json=call.json, params=call.params, files=call.files
     )
 
     after = await env.snapshot(call.subject)

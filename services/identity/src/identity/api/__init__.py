@@ -2,5 +2,6 @@
 
 from identity.api.admin import router as admin_router
 from identity.api.auth import router as auth_router
+from identity.api.imports import router as imports_router
 
-__all__ = ["admin_router", "auth_router"]
+__all__ = ["admin_router", "auth_router", "imports_router"]

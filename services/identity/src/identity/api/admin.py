@@ -88,6 +88,10 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ),
     ("GET", "/grants"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
     ("GET", "/audit"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
+    # Bulk import (api.imports): POST /users's rule for every row's unit, POST /grants's for
+    # every row's role.
+    ("GET", "/imports/staff/template"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=False),
+    ("POST", "/imports/staff"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
 }
 # Inspectors read, never write: checked once here rather than trusted to every row.
 assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
