@@ -65,7 +65,7 @@ from identity.domain.roles import unit_kind_for
 from identity.excel_import import ROLE_LABELS, XLSX_MEDIA_TYPE, build_template
 from identity.excel_import import SHEET as STAFF_SHEET
 from identity.handlers.admin import CreateGroup, CreateUser, add_group, add_user, record_grant
-from identity.handlers.auth import utcnow
+from identity.handlers.auth import create_client, utcnow
 from identity.models import OrgUnitRow, UserRow
 from identity.settings import IdentitySettings
 from identity.tokens import mint_access_token
@@ -84,6 +84,9 @@ PUBLIC: Final[dict[tuple[str, str], bool]] = {
     ("POST", "/auth/totp/enrol"): False,
     ("POST", "/auth/totp/confirm"): False,
     ("POST", "/oauth/token"): False,
+    # Token-free for the forced change after an admin's reset (a single-use change token);
+    # the voluntary change takes a Bearer token and the current password instead.
+    ("POST", "/auth/password/change"): False,
     ("POST", "/auth/logout"): True,  # any valid token; no role
     ("GET", "/me"): True,  # any valid token; no role
 }
@@ -287,6 +290,10 @@ class Env:
                         " (SELECT count(*) FROM group_members) AS members,"
                         " (SELECT count(*) FROM grants) AS grants,"
                         " (SELECT count(*) FROM grants WHERE revoked_at IS NOT NULL) AS revoked,"
+                        " (SELECT count(*) FROM clients) AS clients,"
+                        " (SELECT count(*) FROM clients WHERE status <> 'active') AS clients_off,"
+                        " (SELECT md5(string_agg(coalesce(encode(totp_secret, 'hex'), '-'),"
+                        "  ',' ORDER BY user_id)) FROM credentials) AS totp,"
                         " (SELECT md5(string_agg(password_hash || must_change_password::text,"
                         "  ',' ORDER BY user_id)) FROM credentials) AS passwords"
                     )
@@ -322,6 +329,14 @@ async def env(
             state.units = {r.code: r.id for r in await conn.execute(select(OrgUnitRow))}
         for role in Role:
             state.actors[role], _ = await state.add_account(HOLDER[tier(role)], role)
+        # School software at SCHOOL, so that every reader's own scope lists one.
+        await create_client(
+            state.uow(),
+            name="Phần mềm thử",
+            school_id=state.units[SCHOOL],
+            scopes=["teacher"],
+            created_by=PLATFORM_ID,
+        )
         yield state
         app.dependency_overrides.clear()
     await redis.aclose()
@@ -466,6 +481,44 @@ async def _import(env: Env, unit: str) -> Call:
     return Call("POST", "/imports/staff", params={"dry_run": "false"}, files={"file": upload})
 
 
+async def _totp_reset(env: Env, unit: str) -> Call:
+    user, _ = await env.add_account(unit, LOW_ROLE[kind_of(unit)])
+    return Call("POST", f"/users/{user}/totp-reset", subject=user)
+
+
+def _school_under(code: str) -> str:
+    """A school at or right under ``code``: clients are bound to schools only."""
+    if kind_of(code) is OrgLevel.PROVINCE:
+        return DEPARTMENT_SCHOOLS[0].code
+    if kind_of(code) is OrgLevel.DISTRICT:
+        return next(d for d in DISTRICTS if d.code == code).schools[0].code
+    return code
+
+
+async def _create_client(env: Env, unit: str) -> Call:
+    body = {"name": fresh("Phần mềm "), "school_id": str(env.units[unit]), "scopes": ["teacher"]}
+    if kind_of(unit) is not OrgLevel.SCHOOL:
+        return Call(
+            "POST",
+            "/clients",
+            body,
+            ok=frozenset({422}),
+            why_ok="authorised, but a client is bound to a school",
+        )
+    return Call("POST", "/clients", body)
+
+
+async def _disable_client(env: Env, unit: str) -> Call:
+    client_id, _ = await create_client(
+        env.uow(),
+        name=fresh("Phần mềm "),
+        school_id=env.units[_school_under(unit)],
+        scopes=["teacher"],
+        created_by=PLATFORM_ID,
+    )
+    return Call("POST", f"/clients/{client_id}/disable")
+
+
 def _lister(path: str) -> Builder:
     async def build(env: Env, unit: str) -> Call:
         return await _list(path, env, unit)
@@ -492,6 +545,10 @@ BUILDERS: Final[dict[tuple[str, str], Builder]] = {
     ("GET", "/audit"): _lister("/audit"),
     ("GET", "/imports/staff/template"): _template,
     ("POST", "/imports/staff"): _import,
+    ("POST", "/users/{user_id}/totp-reset"): _totp_reset,
+    ("POST", "/clients"): _create_client,
+    ("GET", "/clients"): _lister("/clients"),
+    ("POST", "/clients/{client_id}/disable"): _disable_client,
 }
 
 
@@ -583,6 +640,8 @@ def _units_of(item: dict[str, Any]) -> set[str]:
     """The units a listed item belongs to (a user: the home unit and every work unit)."""
     if "home_unit_id" in item:
         return {item["home_unit_id"], *item["unit_ids"]}
+    if "school_id" in item:  # a school-software client
+        return {str(item["school_id"])}
     if "parent_id" in item:  # an org unit
         return {item["id"]}
     return {str(item["unit_id"])}

@@ -26,7 +26,7 @@ from identity.domain import DomainError, GrantRefusedError, SchoolLevel
 from identity.handlers import admin as handlers
 from identity.handlers.admin import Actor, Authority, ConflictError, ForbiddenError, NotFoundError
 from identity.keys import MAX_ACCESS_TOKEN_LIFETIME
-from identity.models import AuditRow, GrantRow, GroupRow, OrgUnitRow, UserRow
+from identity.models import AuditRow, ClientRow, GrantRow, GroupRow, OrgUnitRow, UserRow
 from identity.revocation import RevocationList
 from identity.uow import IdentityUnitOfWork
 
@@ -76,6 +76,8 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ("POST", "/users/{user_id}/password-reset"): EndpointRule(
         ADMINS, ScopeRule.ACCOUNT, writes=True
     ),
+    # Same rule as a password reset: the second factor is the other half of the credentials.
+    ("POST", "/users/{user_id}/totp-reset"): EndpointRule(ADMINS, ScopeRule.ACCOUNT, writes=True),
     ("POST", "/groups"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
     ("GET", "/groups"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
     ("POST", "/groups/{group_id}/members"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
@@ -92,6 +94,11 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     # every row's role.
     ("GET", "/imports/staff/template"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=False),
     ("POST", "/imports/staff"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
+    # School software: bound to one school; every scope must be a role the caller could grant
+    # there (domain.can_grant), so a client never holds more than its creator could hand out.
+    ("POST", "/clients"): EndpointRule(ADMINS, ScopeRule.NO_ESCALATION, writes=True),
+    ("GET", "/clients"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
+    ("POST", "/clients/{client_id}/disable"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
 }
 # Inspectors read, never write: checked once here rather than trusted to every row.
 assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
@@ -379,6 +386,45 @@ class AuditRead(BaseModel):
             source_address=row.source_address,
             details=dict(row.details),
         )
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    school_id: uuid.UUID
+    scopes: list[str] = Field(
+        min_length=1, max_length=8, description="Roles the software may act with: teacher, staff"
+    )
+
+
+class ClientRead(BaseModel):
+    """A client as listed: never its secret (only a hash is stored)."""
+
+    id: uuid.UUID
+    client_id: str
+    name: str
+    school_id: uuid.UUID
+    scopes: list[str]
+    status: str
+    created_at: datetime
+    created_by: uuid.UUID
+
+    @classmethod
+    def of(cls, row: ClientRow) -> ClientRead:
+        return cls(
+            id=row.id,
+            client_id=row.client_id,
+            name=row.name,
+            school_id=row.school_id,
+            scopes=list(row.scopes),
+            status=row.status,
+            created_at=row.created_at,
+            created_by=row.created_by,
+        )
+
+
+class ClientCreated(ClientRead):
+    client_secret: str = Field(description="Shown once, now; it cannot be read again")
 
 
 WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
@@ -715,3 +761,63 @@ async def query_audit(  # noqa: PLR0917
         rows = await uow.admin.audit_page(units, since, before, limit + 1)
     items, next_cursor = _page(list(rows), limit, lambda r: r.id)
     return Page[AuditRead](items=[AuditRead.of(r) for r in items], next_cursor=next_cursor)
+
+
+@router.post("/users/{user_id}/totp-reset", status_code=204, responses=WRITE_PROBLEMS)
+async def reset_totp(user_id: uuid.UUID, actor: ActorDep, uow: UowDep, revoker: RevokerDep) -> None:
+    """Forget the account's second factor and recovery codes (a lost phone); the user's tokens
+    stop working and the next sign-in enrols a new authenticator."""
+    try:
+        await handlers.reset_totp(
+            uow, actor, user_id, _rule("POST", "/users/{user_id}/totp-reset"), revoker
+        )
+    except DomainError as exc:
+        raise problem_of(exc) from None
+
+
+# --- school-software clients
+
+
+@router.post("/clients", status_code=201, responses=WRITE_PROBLEMS)
+async def create_client(body: ClientCreate, actor: ActorDep, uow: UowDep) -> ClientCreated:
+    """Register school software for one school (OAuth2 client credentials). The secret is in
+    this answer only."""
+    cmd = handlers.CreateClient(body.name, body.school_id, tuple(body.scopes))
+    try:
+        row, secret = await handlers.create_school_client(
+            uow, actor, cmd, _rule("POST", "/clients")
+        )
+    except DomainError as exc:
+        raise problem_of(exc) from None
+    return ClientCreated(**ClientRead.of(row).model_dump(), client_secret=secret)
+
+
+@router.get("/clients", responses=READ_PROBLEMS)
+async def list_clients(
+    actor: ActorDep,
+    uow: UowDep,
+    unit: uuid.UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[ClientRead]:
+    """School software registered in the caller's scope (or under ``unit``), by client id."""
+    async with uow:
+        auth = await _authority(uow, actor)
+        units = _scope(auth, _rule("GET", "/clients"), unit)
+        rows = await uow.admin.clients_page(units, decode_cursor(cursor), limit + 1)
+    items, next_cursor = _page(list(rows), limit, lambda r: r.client_id)
+    return Page[ClientRead](items=[ClientRead.of(r) for r in items], next_cursor=next_cursor)
+
+
+@router.post("/clients/{client_id}/disable", responses=WRITE_PROBLEMS)
+async def disable_client(
+    client_id: str, actor: ActorDep, uow: UowDep, revoker: RevokerDep
+) -> ClientRead:
+    """Disable school software: no new token, and its current tokens stop working."""
+    try:
+        row = await handlers.disable_client(
+            uow, actor, client_id, _rule("POST", "/clients/{client_id}/disable"), revoker
+        )
+    except DomainError as exc:
+        raise problem_of(exc) from None
+    return ClientRead.of(row)

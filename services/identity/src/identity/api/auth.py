@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal, cast
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.auth import CurrentPrincipal
+from common.auth import CurrentPrincipal, current_principal
 from common.errors import problem_responses
 from identity.bootstrap import IdentityDeps
 from identity.handlers import auth as handlers
@@ -113,6 +114,22 @@ class TotpConfirm(TotpEnrol):
     code: str = Field(min_length=6, max_length=10)
 
 
+class PasswordChange(BaseModel):
+    password_change_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="From the password-change-required problem (forced change, no Bearer token)",
+    )
+    current_password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="With a Bearer access token (voluntary change)",
+    )
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class ClientTokenRead(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 — the scheme's name
@@ -142,7 +159,8 @@ async def jwks(response: Response, auth: AuthDep) -> dict[str, Any]:
     responses=problem_responses(401, 403, 422, 429),
 )
 async def sign_in(body: SignIn, uow: UowDep, auth: AuthDep, address: SourceAddress) -> TokenRead:
-    """401 codes: ``invalid-credentials``, ``totp-required``, ``totp-invalid``,
+    """401 codes: ``invalid-credentials``, ``password-change-required`` (with
+    ``password_change_token``, before any TOTP step), ``totp-required``, ``totp-invalid``,
     ``totp-enrolment-required`` (with ``enrolment_token``); 403 ``account-disabled``;
     429 ``sign-in-locked`` (the user name) or ``too-many-sign-in-failures`` (the address)."""
     pair = await handlers.sign_in(
@@ -216,6 +234,50 @@ async def totp_confirm(
     pair = await handlers.confirm_totp(
         uow, auth, enrolment_token=body.enrolment_token, code=body.code, source_address=address
     )
+    return TokenRead.of(pair)
+
+
+_optional_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT")
+
+
+@router.post(
+    "/auth/password/change",
+    response_model=TokenRead,
+    summary="Change the password: forced after an admin's reset, or voluntary when signed in",
+    responses={
+        204: {"description": "Voluntary change done"},
+        **problem_responses(401, 409, 422, 429),
+    },
+)
+async def password_change(
+    *,
+    body: PasswordChange,
+    request: Request,
+    uow: UowDep,
+    auth: AuthDep,
+    address: SourceAddress,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)],
+) -> TokenRead | Response:
+    """Public: the forced path has no access token. With ``password_change_token`` a token pair
+    (or the TOTP step: 401 ``totp-required``, ``totp-enrolment-required``); with a Bearer
+    token and ``current_password`` 204, the other sign-ins revoked. 401
+    ``invalid-password-change-token``, ``invalid-current-password``, ``unauthenticated``;
+    409 ``password-changed-concurrently``; 422 ``password-rejected`` (``problems``),
+    ``password-unchanged``; 429 as at sign-in."""
+    principal = None
+    if body.password_change_token is None:
+        principal = await current_principal(request, credentials)
+    pair = await handlers.change_password(
+        uow,
+        auth,
+        new_password=body.new_password,
+        source_address=address,
+        password_change_token=body.password_change_token,
+        principal=principal,
+        current_password=body.current_password,
+    )
+    if pair is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     return TokenRead.of(pair)
 
 

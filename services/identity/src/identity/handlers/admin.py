@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
+
+from sqlalchemy.exc import IntegrityError
 
 from common.events.identity import (
     DisableReason,
@@ -41,7 +43,8 @@ from identity.domain import (
     check_password,
     normalise_name,
 )
-from identity.models import GrantRow, GroupRow, OrgUnitRow, UserRow
+from identity.handlers.auth import CLIENT_SCOPES, create_client
+from identity.models import ClientRow, GrantRow, GroupRow, OrgUnitRow, UserRow
 from identity.passwords import PasswordHasher
 from identity.settings import IdentitySettings
 from identity.uow import IdentityUnitOfWork
@@ -168,6 +171,36 @@ def _unit(tree: OrgTree, unit_id: uuid.UUID) -> OrgUnit:
     return unit
 
 
+# Unique constraints whose violation is a racing duplicate of a check the handlers make first:
+# two requests both pass the check, the second commit hits the constraint. Same answer as the
+# check's: a 409 problem, never a 500.
+_UNIQUE_CONFLICTS: Final = {
+    "users_username_key": ("username-taken", "Tên đăng nhập đã được dùng"),
+    "org_units_code_key": ("org-code-duplicate", "Mã đơn vị đã được dùng"),
+    "group_name_in_unit": ("group-name-taken", "Tên nhóm đã có trong đơn vị"),
+}
+
+
+def conflict_of(exc: IntegrityError) -> ConflictError | None:
+    """The conflict problem for a unique-constraint violation we know, else None."""
+    cause = exc.orig
+    name = getattr(cause, "constraint_name", None) or getattr(
+        getattr(cause, "__cause__", None), "constraint_name", None
+    )
+    text = str(cause)
+    for constraint, (code, title) in _UNIQUE_CONFLICTS.items():
+        if name == constraint or (name is None and constraint in text):
+            return ConflictError(code, title, f"{constraint} (a concurrent request won)")
+    return None
+
+
+def _raise_conflict(exc: IntegrityError) -> NoReturn:
+    conflict = conflict_of(exc)
+    if conflict is None:
+        raise exc
+    raise conflict from None
+
+
 # --- org units
 
 
@@ -190,44 +223,47 @@ async def create_org_unit(
     own district; only the department's admins reach the department, so only they add districts
     and department schools. Creating a unit grants nobody anything, so no escalation is possible.
     """
-    async with uow:
-        await uow.admin.lock_tree()
-        auth = await authority(uow, actor)
-        _unit(auth.tree, cmd.parent_id)
-        auth.require(allowed, cmd.parent_id)
-        if cmd.kind is OrgLevel.PROVINCE:
-            raise DomainError(
-                "org-department-not-unique", "Mỗi hệ thống chỉ có một Sở GDĐT", "kind=province"
+    try:
+        async with uow:
+            await uow.admin.lock_tree()
+            auth = await authority(uow, actor)
+            _unit(auth.tree, cmd.parent_id)
+            auth.require(allowed, cmd.parent_id)
+            if cmd.kind is OrgLevel.PROVINCE:
+                raise DomainError(
+                    "org-department-not-unique", "Mỗi hệ thống chỉ có một Sở GDĐT", "kind=province"
+                )
+            unit = OrgUnit(uuid.uuid4(), cmd.kind, cmd.code, cmd.name, cmd.parent_id, cmd.levels)
+            if await uow.admin.unit_row_by_code(unit.code) is not None:
+                raise ConflictError("org-code-duplicate", "Mã đơn vị đã được dùng", unit.code)
+            tree = auth.tree.with_unit(unit)
+            row = uow.admin.add_unit(unit, created_by=actor.user_id, school_years=cmd.school_years)
+            scope = tree.scope_of(unit)
+            uow.emit(
+                OrgUnitCreated(
+                    unit_id=unit.id,
+                    kind=unit.kind,
+                    code=unit.code,
+                    parent_id=cmd.parent_id,
+                    levels=sorted(level.value for level in unit.levels),
+                    province_id=scope.province_id,
+                    district_id=scope.district_id,
+                    created_at=auth.at,
+                    created_by=actor.user_id,
+                )
             )
-        unit = OrgUnit(uuid.uuid4(), cmd.kind, cmd.code, cmd.name, cmd.parent_id, cmd.levels)
-        if await uow.admin.unit_row_by_code(unit.code) is not None:
-            raise ConflictError("org-code-duplicate", "Mã đơn vị đã được dùng", unit.code)
-        tree = auth.tree.with_unit(unit)
-        row = uow.admin.add_unit(unit, created_by=actor.user_id, school_years=cmd.school_years)
-        scope = tree.scope_of(unit)
-        uow.emit(
-            OrgUnitCreated(
-                unit_id=unit.id,
-                kind=unit.kind,
-                code=unit.code,
-                parent_id=cmd.parent_id,
-                levels=sorted(level.value for level in unit.levels),
-                province_id=scope.province_id,
-                district_id=scope.district_id,
-                created_at=auth.at,
-                created_by=actor.user_id,
+            uow.admin.audit(
+                actor.user_id,
+                "orgunit.create",
+                unit.id,
+                unit.code,
+                {"kind": unit.kind.value, "parent_id": str(cmd.parent_id)},
+                source_address=actor.source_address,
             )
-        )
-        uow.admin.audit(
-            actor.user_id,
-            "orgunit.create",
-            unit.id,
-            unit.code,
-            {"kind": unit.kind.value, "parent_id": str(cmd.parent_id)},
-            source_address=actor.source_address,
-        )
-        await uow.commit()
-        return row
+            await uow.commit()
+            return row
+    except IntegrityError as exc:
+        _raise_conflict(exc)
 
 
 # --- users
@@ -335,21 +371,24 @@ async def create_user(
     With a password, it must pass the policy and is to be changed at first sign-in anyway: the
     admin knows it.
     """
-    async with uow:
-        auth = await authority(uow, actor)
-        for unit_id in (cmd.home_unit_id, *cmd.unit_ids):
-            _unit(auth.tree, unit_id)
-            auth.require(allowed, unit_id)
-        row = await add_user(
-            uow,
-            cmd,
-            auth.tree,
-            created_by=actor.user_id,
-            at=auth.at,
-            source_address=actor.source_address,
-        )
-        await uow.commit()
-        return row
+    try:
+        async with uow:
+            auth = await authority(uow, actor)
+            for unit_id in (cmd.home_unit_id, *cmd.unit_ids):
+                _unit(auth.tree, unit_id)
+                auth.require(allowed, unit_id)
+            row = await add_user(
+                uow,
+                cmd,
+                auth.tree,
+                created_by=actor.user_id,
+                at=auth.at,
+                source_address=actor.source_address,
+            )
+            await uow.commit()
+            return row
+    except IntegrityError as exc:
+        _raise_conflict(exc)
 
 
 async def _account(
@@ -437,6 +476,32 @@ async def reset_password(  # noqa: PLR0917
         return user
 
 
+async def reset_totp(
+    uow: IdentityUnitOfWork,
+    actor: Actor,
+    user_id: uuid.UUID,
+    allowed: Collection[Role],
+    revoker: SubjectRevoker,
+) -> UserRow:
+    """An admin of the scope (who could revoke every grant the account holds, as for a password
+    reset) forgets the account's second factor and recovery codes and ends its sessions; the
+    user enrols again at the next sign-in."""
+    async with uow:
+        auth = await authority(uow, actor)
+        user = await _account(uow, auth, user_id, allowed)
+        await uow.admin.clear_totp(user.id)
+        uow.admin.audit(
+            actor.user_id,
+            "user.totp_reset",
+            user.home_unit_id,
+            str(user.id),
+            source_address=actor.source_address,
+        )
+        await revoker.revoke_subject(str(user.id), auth.at)
+        await uow.commit()
+        return user
+
+
 # --- groups
 
 _GROUP_GRANTEE_KIND = {
@@ -503,15 +568,18 @@ async def add_group(
 async def create_group(
     uow: IdentityUnitOfWork, actor: Actor, cmd: CreateGroup, allowed: Collection[Role]
 ) -> GroupRow:
-    async with uow:
-        auth = await authority(uow, actor)
-        _unit(auth.tree, cmd.unit_id)
-        auth.require(allowed, cmd.unit_id)
-        row = await add_group(
-            uow, cmd, auth.tree, actor_id=actor.user_id, source_address=actor.source_address
-        )
-        await uow.commit()
-        return row
+    try:
+        async with uow:
+            auth = await authority(uow, actor)
+            _unit(auth.tree, cmd.unit_id)
+            auth.require(allowed, cmd.unit_id)
+            row = await add_group(
+                uow, cmd, auth.tree, actor_id=actor.user_id, source_address=actor.source_address
+            )
+            await uow.commit()
+            return row
+    except IntegrityError as exc:
+        _raise_conflict(exc)
 
 
 async def change_member(  # noqa: PLR0917
@@ -684,5 +752,83 @@ async def revoke_grant(
         )
         for subject in subjects:
             await revoker.revoke_subject(str(subject), auth.at)
+        await uow.commit()
+        return row
+
+
+# --- school-software clients
+
+
+@dataclass(frozen=True, slots=True)
+class CreateClient:
+    name: str
+    school_id: uuid.UUID
+    scopes: tuple[str, ...]
+
+
+async def create_school_client(
+    uow: IdentityUnitOfWork, actor: Actor, cmd: CreateClient, allowed: Collection[Role]
+) -> tuple[ClientRow, str]:
+    """Register school software bound to one school; returns the row and its secret (shown once).
+
+    The actor needs one of ``allowed`` over the school, and every scope is a role the actor could
+    grant there (``can_grant``): a client never gets what its creator could not hand out. The
+    insert itself is ``handlers.auth.create_client``'s, inside this unit of work.
+    """
+    async with uow:
+        auth = await authority(uow, actor)
+        unit = _unit(auth.tree, cmd.school_id)
+        auth.require(allowed, unit.id)
+        if unit.kind is not OrgLevel.SCHOOL:
+            raise DomainError(
+                "school-unknown", "Không tìm thấy trường", f"{unit.code} is not a school"
+            )
+        for scope in sorted(set(cmd.scopes) & {r.value for r in CLIENT_SCOPES}):
+            decision = can_grant(auth.grants, Role(scope), unit.id, auth.tree, auth.at)
+            if not decision.allowed:
+                raise GrantRefusedError(
+                    "client-scope-above-actor",
+                    "Không thể cấp phạm vi quyền này cho phần mềm",
+                    f"{scope} at {unit.code}: {decision.detail}",
+                )
+        client_id, secret = await create_client(
+            uow,
+            name=cmd.name,
+            school_id=unit.id,
+            scopes=list(cmd.scopes),
+            created_by=actor.user_id,
+        )
+        row = await uow.admin.client(client_id)
+        assert row is not None
+        await uow.commit()
+        return row, secret
+
+
+async def disable_client(
+    uow: IdentityUnitOfWork,
+    actor: Actor,
+    client_id: str,
+    allowed: Collection[Role],
+    revoker: SubjectRevoker,
+) -> ClientRow:
+    """Disable school software: the token endpoint refuses it, and its live tokens (subject: the
+    client id) are revoked at once."""
+    async with uow:
+        auth = await authority(uow, actor)
+        row = await uow.admin.client(client_id, for_update=True)
+        if row is None:
+            raise NotFoundError("client-unknown", "Không tìm thấy phần mềm", client_id)
+        auth.require(allowed, row.school_id)
+        if row.status == "disabled":
+            return row
+        row.status = "disabled"
+        uow.admin.audit(
+            actor.user_id,
+            "client.disable",
+            row.school_id,
+            row.client_id,
+            source_address=actor.source_address,
+        )
+        await revoker.revoke_subject(row.client_id, auth.at)
         await uow.commit()
         return row

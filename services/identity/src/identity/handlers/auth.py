@@ -16,8 +16,8 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import pyotp
 
@@ -25,7 +25,9 @@ from common.auth import Principal
 from common.errors import Problem
 from common.events.identity import OrgLevel, Role
 from identity.domain import (
+    PasswordContext,
     Status,
+    check_password,
     compact_grants,
     effective_grants,
     requires_totp,
@@ -63,6 +65,10 @@ TOTP_DRIFT_STEPS: Final = 1
 # Client scopes are roles a client may hold at its school. Roles that need a second factor are
 # left out: software cannot present one, so it must not get what a person needs TOTP for.
 CLIENT_SCOPES: Final = frozenset({Role.TEACHER, Role.STAFF})
+# Purposes of the short-lived, single-use sign-in step tokens kept (hashed) in Redis.
+TOTP_ENROLMENT: Final = "totp-enrolment"
+PASSWORD_CHANGE: Final = "password-change"  # noqa: S105 — a key prefix, not a password
+PASSWORD_CHANGE_TOKEN_SECONDS: Final = 10 * 60
 
 
 def utcnow() -> datetime:
@@ -218,9 +224,16 @@ class AuthServices:
     box: SecretBox
     clock: Callable[[], datetime] = field(default=utcnow)
 
-    def enrolment_key(self, token: str) -> str:
+    def step_key(self, purpose: str, token: str) -> str:
+        """Where a sign-in step token lives: only its SHA-256 is stored, never the token."""
         digest = hashlib.sha256(token.encode()).hexdigest()
-        return f"{self.settings.redis_prefix}identity:totp-enrolment:{digest}"
+        return f"{self.settings.redis_prefix}identity:{purpose}:{digest}"
+
+    def enrolment_key(self, token: str) -> str:
+        return self.step_key(TOTP_ENROLMENT, token)
+
+    def password_change_key(self, token: str) -> str:
+        return self.step_key(PASSWORD_CHANGE, token)
 
 
 def build_auth_services(
@@ -338,30 +351,14 @@ async def sign_in(
             raise Problem(
                 403, "account-disabled", "Tài khoản đã bị khóa", "This account is disabled"
             )
+        if credential.must_change_password:
+            # First step, before any second factor: the password proved is a temporary one.
+            await _refuse_for_password_change(uow, auth, user, username, source_address)
         now = auth.clock()
         grants, roles = await _grants(uow, user, now)
         if any(requires_totp(r) for r in roles):
             if credential.totp_confirmed_at is None or credential.totp_secret is None:
-                enrolment = await _start_enrolment(auth, user.id)
-                uow.auth.audit(
-                    action="sign-in",
-                    outcome="refused",
-                    actor_kind="user",
-                    actor_id=str(user.id),
-                    source_address=source_address,
-                    details={"reason": "totp-enrolment-required"},
-                )
-                await uow.commit()
-                raise Problem(
-                    401,
-                    "totp-enrolment-required",
-                    "Cần đăng ký xác thực hai lớp",
-                    "A role of this account needs TOTP; enrol with the enrolment_token",
-                    extensions={
-                        "enrolment_token": enrolment,
-                        "expires_in": auth.settings.totp_enrolment_minutes * 60,
-                    },
-                )
+                await _refuse_for_enrolment(uow, auth, user, source_address)
             if not totp_code:
                 uow.auth.audit(
                     action="sign-in",
@@ -410,6 +407,68 @@ async def sign_in(
         await uow.commit()
     await auth.lockout.record_success(username)
     return pair
+
+
+async def _refuse_for_password_change(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    user: UserRow,
+    username: str,
+    source_address: str,
+) -> NoReturn:
+    change_token = await _start_step(auth, PASSWORD_CHANGE, user.id, PASSWORD_CHANGE_TOKEN_SECONDS)
+    uow.auth.audit(
+        action="sign-in",
+        outcome="refused",
+        actor_kind="user",
+        actor_id=str(user.id),
+        source_address=source_address,
+        unit_id=user.home_unit_id,
+        details={"reason": "password-change-required"},
+    )
+    await uow.commit()
+    await auth.lockout.record_success(username)  # the password was right
+    raise _password_change_required(change_token)
+
+
+def _password_change_required(token: str) -> Problem:
+    return Problem(
+        401,
+        "password-change-required",
+        "Cần đổi mật khẩu trước khi đăng nhập",
+        "The password was reset by an admin; choose a new one at /auth/password/change "
+        "with the password_change_token",
+        extensions={
+            "password_change_token": token,
+            "expires_in": PASSWORD_CHANGE_TOKEN_SECONDS,
+        },
+    )
+
+
+async def _refuse_for_enrolment(
+    uow: IdentityUnitOfWork, auth: AuthServices, user: UserRow, source_address: str
+) -> NoReturn:
+    """The account needs TOTP and has none yet: hand out an enrolment token instead of tokens."""
+    enrolment = await _start_enrolment(auth, user.id)
+    uow.auth.audit(
+        action="sign-in",
+        outcome="refused",
+        actor_kind="user",
+        actor_id=str(user.id),
+        source_address=source_address,
+        details={"reason": "totp-enrolment-required"},
+    )
+    await uow.commit()
+    raise Problem(
+        401,
+        "totp-enrolment-required",
+        "Cần đăng ký xác thực hai lớp",
+        "A role of this account needs TOTP; enrol with the enrolment_token",
+        extensions={
+            "enrolment_token": enrolment,
+            "expires_in": auth.settings.totp_enrolment_minutes * 60,
+        },
+    )
 
 
 async def _fail(
@@ -532,23 +591,39 @@ def _check_second_factor(
     return None
 
 
-async def _start_enrolment(auth: AuthServices, user_id: uuid.UUID) -> str:
+async def _start_step(auth: AuthServices, purpose: str, user_id: uuid.UUID, ttl: int) -> str:
+    """A random single-use step token for ``user_id``, stored hashed in Redis for ``ttl`` s."""
     token = secrets.token_urlsafe(32)
-    ttl = auth.settings.totp_enrolment_minutes * 60
-    await auth.redis.set(auth.enrolment_key(token), str(user_id), ex=ttl)
+    await auth.redis.set(auth.step_key(purpose, token), str(user_id), ex=ttl)
     return token
 
 
-async def _enrolling_user(auth: AuthServices, enrolment_token: str) -> uuid.UUID:
-    raw: Any = await auth.redis.get(auth.enrolment_key(enrolment_token))
+async def _step_user(
+    auth: AuthServices, purpose: str, token: str, *, spend: bool = False
+) -> uuid.UUID | None:
+    """The user a step token was issued to; ``spend`` deletes it in the same round trip."""
+    key = auth.step_key(purpose, token)
+    raw: Any = await (auth.redis.getdel(key) if spend else auth.redis.get(key))
     if raw is None:
+        return None
+    return uuid.UUID(raw.decode() if isinstance(raw, bytes) else str(raw))
+
+
+async def _start_enrolment(auth: AuthServices, user_id: uuid.UUID) -> str:
+    ttl = auth.settings.totp_enrolment_minutes * 60
+    return await _start_step(auth, TOTP_ENROLMENT, user_id, ttl)
+
+
+async def _enrolling_user(auth: AuthServices, enrolment_token: str) -> uuid.UUID:
+    user_id = await _step_user(auth, TOTP_ENROLMENT, enrolment_token)
+    if user_id is None:
         raise Problem(
             401,
             "invalid-enrolment-token",
             "Phiên đăng ký xác thực hai lớp không còn hiệu lực",
             "The enrolment token is unknown or expired; sign in again",
         )
-    return uuid.UUID(raw.decode() if isinstance(raw, bytes) else str(raw))
+    return user_id
 
 
 def _new_recovery_code() -> str:
@@ -660,6 +735,190 @@ async def confirm_totp(
     return pair
 
 
+# Password change ----------------------------------------------------------------------------------
+
+
+def _change_token_refused() -> Problem:
+    return Problem(
+        401,
+        "invalid-password-change-token",
+        "Phiên đổi mật khẩu không còn hiệu lực",
+        "The password change token is unknown, expired or already used; sign in again",
+    )
+
+
+def _check_new_password(user: UserRow, new_password: str) -> None:
+    problems = check_password(
+        new_password, user_context=PasswordContext(username=user.username, email=user.email or "")
+    )
+    if problems:
+        raise Problem(
+            422,
+            "password-rejected",
+            "Mật khẩu mới không đạt yêu cầu",
+            "; ".join(p.message_vi for p in problems),
+            extensions={"problems": [{"code": p.code, "message": p.message_vi} for p in problems]},
+        )
+
+
+async def change_password(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    *,
+    new_password: str,
+    source_address: str,
+    password_change_token: str | None = None,
+    principal: Principal | None = None,
+    current_password: str | None = None,
+) -> TokenPair | None:
+    """Forced (``password_change_token`` from sign-in) or voluntary (``principal`` and
+    ``current_password``) change. The forced one completes the sign-in: a token pair, or the
+    TOTP step when a role needs it; the voluntary one returns ``None`` and keeps the caller's
+    own sign-in while every other one is revoked."""
+    new_password = unicodedata.normalize("NFC", new_password)
+    if password_change_token is not None:
+        user_id = await _step_user(auth, PASSWORD_CHANGE, password_change_token)
+        if user_id is None:
+            raise _change_token_refused()
+    elif principal is not None and principal.kind == "user" and principal.acting_for is None:
+        try:
+            user_id = uuid.UUID(principal.subject)
+        except ValueError:
+            raise _invalid_credentials() from None
+    else:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Cần đăng nhập",
+            "Send the password_change_token, or a user's Bearer token and current_password",
+        )
+    async with uow:
+        user = await uow.auth.user(user_id)
+        stored_hash = None if user is None else await uow.auth.password_hash(user_id)
+    if user is None or stored_hash is None or user.status != Status.ACTIVE.value:
+        raise _change_token_refused() if principal is None else _invalid_credentials()
+    if principal is not None:
+        await _prove_current_password(
+            uow, auth, user, stored_hash, current_password, source_address
+        )
+    _check_new_password(user, new_password)
+    if await auth.hasher.verify(stored_hash, new_password):
+        raise Problem(
+            422,
+            "password-unchanged",
+            "Mật khẩu mới phải khác mật khẩu hiện tại",
+            "The new password is the current one",
+        )
+    new_hash = await auth.hasher.hash(new_password)
+    if password_change_token is not None and (
+        await _step_user(auth, PASSWORD_CHANGE, password_change_token, spend=True) != user_id
+    ):
+        raise _change_token_refused()  # spent concurrently: the token works once
+    now = auth.clock()
+    keep = None if principal is None else principal.family_id
+    async with uow:
+        credential = await uow.auth.credential_for_update(user_id)
+        if credential is None or credential.password_hash != stored_hash:
+            raise Problem(
+                409,
+                "password-changed-concurrently",
+                "Mật khẩu vừa được thay đổi",
+                "The password changed meanwhile; sign in again",
+            )
+        credential.password_hash = new_hash
+        credential.password_changed_at = now
+        credential.must_change_password = False
+        revoked = await uow.auth.revoke_families_of(str(user_id), keep=keep)
+        uow.auth.audit(
+            action="password-changed",
+            outcome="success",
+            actor_kind="user",
+            actor_id=str(user_id),
+            source_address=source_address,
+            unit_id=user.home_unit_id,
+            details={"forced": principal is None, "sessions_revoked": len(revoked)},
+        )
+        await uow.commit()
+    for family_id in revoked:
+        await auth.revocations.revoke_family(family_id)
+    if principal is None:
+        # Every token issued before this second goes; none was issued since the reset (sign-in
+        # and refresh refuse the account until now), and the pair minted below must survive.
+        await auth.revocations.revoke_subject(str(user_id), now - timedelta(seconds=1))
+        await auth.lockout.record_success(user.username)
+        return await _complete_forced_change(uow, auth, user_id, source_address)
+    return None
+
+
+async def _prove_current_password(  # noqa: PLR0917
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    user: UserRow,
+    stored_hash: str,
+    current_password: str | None,
+    source_address: str,
+) -> None:
+    """A voluntary change proves the current password, under the sign-in lockout."""
+    locked = await auth.lockout.check(user.username, source_address)
+    if locked is not None:
+        raise _locked(locked.scope, locked.retry_after_seconds)
+    current = unicodedata.normalize("NFC", current_password or "")
+    if not current or not await auth.hasher.verify(stored_hash, current):
+        await auth.lockout.record_failure(user.username, source_address)
+        async with uow:
+            uow.auth.audit(
+                action="password-change",
+                outcome="failure",
+                actor_kind="user",
+                actor_id=str(user.id),
+                source_address=source_address,
+                unit_id=user.home_unit_id,
+                details={"reason": "wrong-password"},
+            )
+            await uow.commit()
+        raise Problem(
+            401,
+            "invalid-current-password",
+            "Mật khẩu hiện tại không đúng",
+            "The current password is wrong",
+        )
+
+
+async def _complete_forced_change(
+    uow: IdentityUnitOfWork, auth: AuthServices, user_id: uuid.UUID, source_address: str
+) -> TokenPair:
+    """After a forced change, the sign-in goes on as ``sign_in`` would after the password."""
+    async with uow:
+        user = await uow.auth.user(user_id)
+        credential = await uow.auth.credential_for_update(user_id)
+        assert user is not None
+        assert credential is not None
+        now = auth.clock()
+        grants, roles = await _grants(uow, user, now)
+        if any(requires_totp(r) for r in roles):
+            if credential.totp_confirmed_at is None or credential.totp_secret is None:
+                await _refuse_for_enrolment(uow, auth, user, source_address)
+            # Enrolled: the second factor is proved at sign-in, with the new password.
+            raise Problem(
+                401,
+                "totp-required",
+                "Cần mã xác thực hai lớp",
+                "Password changed; sign in with the new password and a TOTP code",
+            )
+        pair = await _start_session(uow, auth, user, grants, now)
+        uow.auth.audit(
+            action="sign-in",
+            outcome="success",
+            actor_kind="user",
+            actor_id=str(user.id),
+            source_address=source_address,
+            unit_id=user.home_unit_id,
+            details={"after": "password-change"},
+        )
+        await uow.commit()
+    return pair
+
+
 # Refresh and logout -------------------------------------------------------------------------------
 
 
@@ -701,6 +960,12 @@ async def refresh(
             await uow.commit()
             await auth.revocations.revoke_family(family.family_id)
             raise _refresh_refused("The account is disabled")
+        if await uow.auth.must_change_password(user.id):
+            # Reset by an admin: no session outlives it; the new password is chosen at sign-in.
+            await store.revoke(family.family_id)
+            await uow.commit()
+            await auth.revocations.revoke_family(family.family_id)
+            raise _refresh_refused("The password was reset; sign in again")
         try:
             await store.save(decision.family, expected_generation=family.generation)
         except StaleFamilyError:
@@ -890,6 +1155,7 @@ __all__ = [
     "TokenPair",
     "TotpEnrolment",
     "build_auth_services",
+    "change_password",
     "confirm_totp",
     "create_client",
     "enrol_totp",

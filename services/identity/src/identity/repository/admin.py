@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from identity.domain import (
 )
 from identity.models import (
     AuditRow,
+    ClientRow,
     CredentialRow,
     GrantRow,
     GroupMemberRow,
@@ -328,3 +329,32 @@ class AdminRepository:
         if before_id is not None:
             query = query.where(AuditRow.id < before_id)
         return (await self.session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))).all()
+
+    # --- school-software clients and second factors
+
+    async def client(self, client_id: str, *, for_update: bool = False) -> ClientRow | None:
+        query = select(ClientRow).where(ClientRow.client_id == client_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def clients_page(
+        self, unit_ids: Collection[uuid.UUID], after: str | None, limit: int
+    ) -> Sequence[ClientRow]:
+        query = select(ClientRow).where(ClientRow.school_id.in_(list(unit_ids)))
+        if after is not None:
+            query = query.where(ClientRow.client_id > after)
+        return (await self.session.scalars(query.order_by(ClientRow.client_id).limit(limit))).all()
+
+    async def clear_totp(self, user_id: uuid.UUID) -> None:
+        """Forget the second factor: the user enrols again at the next sign-in."""
+        await self.session.execute(
+            update(CredentialRow)
+            .where(CredentialRow.user_id == user_id)
+            .values(
+                totp_secret=None,
+                totp_confirmed_at=None,
+                totp_last_step=None,
+                recovery_code_hashes=[],
+            )
+        )

@@ -46,6 +46,12 @@ class AuthRepository:
             select(CredentialRow.password_hash).where(CredentialRow.user_id == user_id)
         )
 
+    async def must_change_password(self, user_id: uuid.UUID) -> bool:
+        flag = await self.session.scalar(
+            select(CredentialRow.must_change_password).where(CredentialRow.user_id == user_id)
+        )
+        return bool(flag)
+
     async def credential_for_update(self, user_id: uuid.UUID) -> CredentialRow | None:
         # Locked: TOTP replay protection and recovery-code use must not race each other.
         return await self.session.scalar(
@@ -159,12 +165,15 @@ class AuthRepository:
             .values(revoked=True)
         )
 
-    async def revoke_families_of(self, subject: str) -> list[str]:
+    async def revoke_families_of(self, subject: str, *, keep: str | None = None) -> list[str]:
+        """Revoke the subject's live families (all but ``keep``); their ids."""
+        query = update(RefreshFamilyRow).where(
+            RefreshFamilyRow.subject == subject, RefreshFamilyRow.revoked.is_(False)
+        )
+        if keep is not None:
+            query = query.where(RefreshFamilyRow.family_id != uuid.UUID(keep))
         result = await self.session.execute(
-            update(RefreshFamilyRow)
-            .where(RefreshFamilyRow.subject == subject, RefreshFamilyRow.revoked.is_(False))
-            .values(revoked=True)
-            .returning(RefreshFamilyRow.family_id)
+            query.values(revoked=True).returning(RefreshFamilyRow.family_id)
         )
         return [str(fid) for fid in result.scalars()]
 
