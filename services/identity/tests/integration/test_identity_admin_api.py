@@ -225,6 +225,46 @@ async def test_district_admin_adds_schools_only_in_their_own_district(env: Env) 
     assert len(await env.outbox("vn.hsdt.identity.orgunit.created.v1")) == events_before + 1
 
 
+async def test_a_district_admin_opens_a_school_year_and_renames_a_school(env: Env) -> None:
+    await env.act_as("quantri.bldx")
+    school = await env.unit_id("BL-DX-TH01")
+
+    updated = await env.client.patch(
+        f"/api/v1/org-units/{school}",
+        json={
+            "name": "  Trường Tiểu học  Đồng Xoài 1 ",
+            "school_years": ["2026-2027", "2025-2026"],
+        },
+    )
+    not_consecutive = await env.client.patch(
+        f"/api/v1/org-units/{school}", json={"school_years": ["2025-2027"]}
+    )
+    other_district = await env.client.patch(
+        f"/api/v1/org-units/{await env.unit_id('BL-PL-TH01')}", json={"name": "Tên khác"}
+    )
+
+    assert updated.status_code == 200, updated.text
+    body = updated.json()
+    assert body["name"] == "Trường Tiểu học Đồng Xoài 1"  # NFC, trimmed, spaces collapsed
+    assert body["school_years"] == ["2025-2026", "2026-2027"]
+    assert body["code"] == "BL-DX-TH01"
+    _problem(not_consecutive, 422, "validation-failed")
+    _problem(other_district, 403, "outside-scope")
+    fetched = await env.client.get(f"/api/v1/org-units/{school}")
+    assert fetched.json()["school_years"] == ["2025-2026", "2026-2027"]
+
+
+async def test_a_school_cannot_rename_itself(env: Env) -> None:
+    await env.act_as("hieutruong.bldxth01")
+    school = await env.unit_id("BL-DX-TH01")
+    before = (await env.client.get(f"/api/v1/org-units/{school}")).json()
+
+    response = await env.client.patch(f"/api/v1/org-units/{school}", json={"name": "Tên mới"})
+
+    assert response.status_code == 403
+    assert (await env.client.get(f"/api/v1/org-units/{school}")).json() == before
+
+
 async def test_listing_shows_only_the_callers_subtree_page_by_page(env: Env) -> None:
     await env.act_as("quantri.bldx")
 

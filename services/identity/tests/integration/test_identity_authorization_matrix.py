@@ -29,6 +29,7 @@ Writes use fresh names and fresh target accounts, so cases share one database pe
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -407,6 +408,16 @@ async def _get_unit(env: Env, unit: str) -> Call:
     return Call("GET", f"/org-units/{env.units[unit]}")
 
 
+_years = itertools.count(2030)
+
+
+async def _update_unit(env: Env, unit: str) -> Call:
+    # A year not set before, so every allowed case changes something (and is audited).
+    year = next(_years)
+    body = {"school_years": ["2025-2026", f"{year}-{year + 1}"]}
+    return Call("PATCH", f"/org-units/{env.units[unit]}", body)
+
+
 async def _create_user(env: Env, unit: str) -> Call:
     body = {
         "username": fresh("moi."),
@@ -530,6 +541,7 @@ BUILDERS: Final[dict[tuple[str, str], Builder]] = {
     ("POST", "/org-units"): _create_unit,
     ("GET", "/org-units"): _lister("/org-units"),
     ("GET", "/org-units/{unit_id}"): _get_unit,
+    ("PATCH", "/org-units/{unit_id}"): _update_unit,
     ("POST", "/users"): _create_user,
     ("GET", "/users"): _lister("/users"),
     ("GET", "/users/{user_id}"): _get_user,

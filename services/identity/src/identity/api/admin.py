@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from common.auth import CurrentPrincipal, Principal
 from common.errors import Problem, http_problem, problem_responses
@@ -69,6 +69,10 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ),
     ("GET", "/org-units"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
     ("GET", "/org-units/{unit_id}"): EndpointRule(READERS, ScopeRule.UNIT, writes=False),
+    # Names and school years are the authorities' to set, not a school's own.
+    ("PATCH", "/org-units/{unit_id}"): EndpointRule(
+        frozenset({Role.PROVINCE_ADMIN, Role.DISTRICT_ADMIN}), ScopeRule.UNIT, writes=True
+    ),
     ("POST", "/users"): EndpointRule(ADMINS, ScopeRule.UNIT, writes=True),
     ("GET", "/users"): EndpointRule(READERS, ScopeRule.SUBTREE, writes=False),
     ("GET", "/users/{user_id}"): EndpointRule(READERS, ScopeRule.UNIT, writes=False),
@@ -216,6 +220,25 @@ class OrgUnitCreate(BaseModel):
     school_years: list[Annotated[str, Field(pattern=r"^\d{4}-\d{4}$")]] = Field(
         default_factory=list
     )
+
+
+class OrgUnitUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=300, description="Vietnamese name; stored NFC"
+    )
+    school_years: list[Annotated[str, Field(pattern=r"^\d{4}-\d{4}$")]] | None = Field(
+        default=None, description="The active school years, replacing the current list"
+    )
+
+    @field_validator("school_years")
+    @classmethod
+    def _consecutive(cls, years: list[str] | None) -> list[str] | None:
+        for year in years or []:
+            start, end = year.split("-")
+            if int(end) != int(start) + 1:
+                raise ValueError(f"{year}: a school year spans two consecutive years")
+        return years
 
 
 class OrgUnitRead(BaseModel):
@@ -500,6 +523,25 @@ async def get_org_unit(unit_id: uuid.UUID, actor: ActorDep, uow: UowDep) -> OrgU
         _checked(auth, _rule("GET", "/org-units/{unit_id}"), unit_id)
         row = await uow.admin.unit_row(unit_id)
     assert row is not None
+    return OrgUnitRead.of(row)
+
+
+@router.patch("/org-units/{unit_id}", responses=WRITE_PROBLEMS)
+async def update_org_unit(
+    unit_id: uuid.UUID, body: OrgUnitUpdate, actor: ActorDep, uow: UowDep
+) -> OrgUnitRead:
+    """Rename a unit or set its active school years (năm học); code and place stay."""
+    cmd = handlers.UpdateOrgUnit(
+        unit_id=unit_id,
+        name=body.name,
+        school_years=None if body.school_years is None else tuple(body.school_years),
+    )
+    try:
+        row = await handlers.update_org_unit(
+            uow, actor, cmd, _rule("PATCH", "/org-units/{unit_id}")
+        )
+    except DomainError as exc:
+        raise problem_of(exc) from None
     return OrgUnitRead.of(row)
 
 

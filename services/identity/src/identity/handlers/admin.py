@@ -266,6 +266,50 @@ async def create_org_unit(
         _raise_conflict(exc)
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateOrgUnit:
+    unit_id: uuid.UUID
+    name: str | None = None
+    # Replaces the list: a new school year is opened by sending the years still active.
+    school_years: tuple[str, ...] | None = None
+
+
+async def update_org_unit(
+    uow: IdentityUnitOfWork, actor: Actor, cmd: UpdateOrgUnit, allowed: Collection[Role]
+) -> OrgUnitRow:
+    """Rename a unit or set its active school years; its code, kind and place never change.
+
+    The actor needs one of ``allowed`` at the unit or above it.
+    """
+    async with uow:
+        auth = await authority(uow, actor)
+        unit = _unit(auth.tree, cmd.unit_id)
+        auth.require(allowed, cmd.unit_id)
+        row = await uow.admin.unit_row(cmd.unit_id)
+        assert row is not None
+        changed: dict[str, object] = {}
+        if cmd.name is not None:
+            # The domain value checks and normalises the name as at creation.
+            renamed = OrgUnit(unit.id, unit.kind, unit.code, cmd.name, unit.parent_id, unit.levels)
+            if renamed.name != row.name:
+                row.name = renamed.name
+                changed["name"] = True
+        if cmd.school_years is not None and list(cmd.school_years) != list(row.school_years):
+            row.school_years = sorted(set(cmd.school_years))
+            changed["school_years"] = row.school_years
+        if changed:
+            uow.admin.audit(
+                actor.user_id,
+                "orgunit.update",
+                unit.id,
+                unit.code,
+                changed,
+                source_address=actor.source_address,
+            )
+        await uow.commit()
+        return row
+
+
 # --- users
 
 
