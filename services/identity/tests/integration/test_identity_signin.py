@@ -3,213 +3,29 @@ Redis; tokens are checked by ``common.auth.JwksVerifier`` against the app's own 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import httpx
 import jwt
 import pyotp
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
-from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from common.auth import InvalidToken, JwksVerifier
-from common.testing import DatabaseFactory, Unique
-from identity.app import create_app
-from identity.bootstrap import IdentityDeps
+from common.auth import InvalidToken
 from identity.handlers.auth import create_client
 from identity.models import (
-    AuditRow,
     CredentialRow,
-    GrantRow,
-    GroupMemberRow,
-    GroupRow,
-    OrgUnitRow,
-    UserRow,
 )
-from identity.passwords import PasswordHasher
-from identity.secretbox import SecretBox
-from identity.settings import IdentitySettings
-
-REPO = Path(__file__).resolve().parents[4]
-DATA_KEY = "test-data-key-not-a-secret-0123456789"
-PASSWORD = "ba con mèo trèo cây cau"
-PROVINCE, DISTRICT, SCHOOL = (uuid.uuid4() for _ in range(3))
-
-
-@dataclass
-class Identity:
-    app: FastAPI
-    client: httpx.AsyncClient
-    verifier: JwksVerifier
-    deps: IdentityDeps
-    sessions: async_sessionmaker  # type: ignore[type-arg]
-    users: dict[str, uuid.UUID]
-    totp_secret: str
-
-
-def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-async def _seed(url: str, box: SecretBox) -> tuple[dict[str, uuid.UUID], str]:
-    hasher = PasswordHasher(time_cost=1, memory_kib=8 * 1024, parallelism=1)
-    hashed = await hasher.hash(PASSWORD)  # other parameters: sign-in rehashes it
-    engine = create_async_engine(url)
-    sessions = async_sessionmaker(engine)
-    users = {name: uuid.uuid4() for name in ("teacher", "leader", "newleader", "disabled", "staff")}
-    totp_secret = pyotp.random_base32()
-    now = datetime.now(UTC)
-    async with sessions() as s:
-        s.add(OrgUnitRow(id=PROVINCE, kind="province", code="79", name="Sở GDĐT"))
-        await s.flush()
-        s.add(
-            OrgUnitRow(
-                id=DISTRICT, kind="district", code="760", name="Phòng Q1", parent_id=PROVINCE
-            )
-        )
-        await s.flush()
-        s.add(
-            OrgUnitRow(
-                id=SCHOOL,
-                kind="school",
-                code="76001",
-                name="TH Kim Đồng",
-                parent_id=DISTRICT,
-                levels=["primary"],
-            )
-        )
-        await s.flush()
-        for name, uid in users.items():
-            status = "disabled" if name == "disabled" else "active"
-            s.add(
-                UserRow(id=uid, username=name, full_name=name, status=status, home_unit_id=SCHOOL)
-            )
-        await s.flush()
-        for name, uid in users.items():
-            cred = CredentialRow(user_id=uid, password_hash=hashed, recovery_code_hashes=[])
-            if name == "leader":
-                cred.totp_secret = box.encrypt(totp_secret.encode(), owner=str(uid))
-                cred.totp_confirmed_at = now
-            s.add(cred)
-        group = GroupRow(id=uuid.uuid4(), unit_id=SCHOOL, kind="team", name="Tổ Toán")
-        s.add(group)
-        await s.flush()
-        s.add(GroupMemberRow(group_id=group.id, user_id=users["teacher"]))
-
-        def grant(role: str, grantee_kind: str, grantee: uuid.UUID) -> GrantRow:
-            return GrantRow(
-                id=uuid.uuid4(),
-                role=role,
-                unit_id=SCHOOL,
-                grantee_kind=grantee_kind,
-                grantee_id=grantee,
-                valid_from=now - timedelta(days=1),
-                granted_by=users["leader"],
-            )
-
-        s.add(grant("teacher", "team", group.id))  # the teacher's grant comes via the team
-        s.add(grant("school_leader", "user", users["leader"]))
-        s.add(grant("school_leader", "user", users["newleader"]))
-        s.add(grant("teacher", "user", users["disabled"]))
-        s.add(grant("staff", "user", users["staff"]))
-        await s.commit()
-    await engine.dispose()
-    return users, totp_secret
-
-
-@pytest.fixture
-async def identity(
-    make_database: DatabaseFactory,
-    amqp_url: str,
-    redis_url: str,
-    redis_prefix: str,
-    unique: Unique,
-) -> AsyncIterator[Identity]:
-    url = await make_database(unique("signin").replace("-", "_"))
-    _migrate(url)
-    users, totp_secret = await _seed(url, SecretBox(DATA_KEY.encode()))
-    prefix = f"{redis_prefix}{unique('signin')}:"
-    settings = IdentitySettings(
-        database_url=url,
-        amqp_url=amqp_url,
-        redis_url=redis_url,
-        redis_prefix=prefix,
-        key_passphrase=SecretStr("test-key-passphrase-not-a-secret"),
-        data_key=SecretStr(DATA_KEY),
-        lockout_account_failures=3,
-        lockout_address_failures=5,
-    )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://identity/api/v1"
-        ) as client,
-    ):
-        deps: IdentityDeps = app.state.deps
-        verifier = JwksVerifier(
-            "http://identity/api/v1/.well-known/jwks.json",
-            settings.token_issuer,
-            settings.token_audience,
-            300,
-            client,
-            deps.redis,
-            prefix,
-        )
-        yield Identity(app, client, verifier, deps, deps.sessionmaker, users, totp_secret)
-        redis: Redis = deps.redis
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-
-
-async def _sign_in(
-    idp: Identity,
-    username: str,
-    password: str = PASSWORD,
-    *,
-    address: str = "10.0.0.1",
-    **extra: str,
-) -> httpx.Response:
-    return await idp.client.post(
-        "/auth/sign-in",
-        json={"username": username, "password": password, **extra},
-        headers={"X-Forwarded-For": f"203.0.113.9, {address}"},
-    )
-
-
-async def _audit(idp: Identity) -> list[AuditRow]:
-    async with idp.sessions() as s:
-        return list((await s.scalars(select(AuditRow).order_by(AuditRow.id))).all())
-
-
-def _is_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code
-    assert body["title"]
+from identity.testing import (
+    SCHOOL,
+    Identity,
+    assert_problem,
+    audit_rows,
+    sign_in,
+)
 
 
 async def test_teacher_signs_in_and_every_service_accepts_the_token(identity: Identity) -> None:
-    response = await _sign_in(identity, " Teacher ")  # stored trimmed and in lower case
+    response = await sign_in(identity, " Teacher ")  # stored trimmed and in lower case
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -219,7 +35,7 @@ async def test_teacher_signs_in_and_every_service_accepts_the_token(identity: Id
     assert principal.kind == "user"
     assert principal.has_grant("teacher", str(SCHOOL))  # granted to the team, held by its member
     assert principal.family_id is not None
-    audit = await _audit(identity)
+    audit = await audit_rows(identity)
     assert [(a.action, a.outcome, a.source_address) for a in audit] == [
         ("sign-in", "success", "10.0.0.1")
     ]
@@ -241,12 +57,12 @@ async def test_jwks_is_public_and_cacheable(identity: Identity) -> None:
 async def test_wrong_password_and_unknown_user_get_the_same_401_and_are_audited(
     identity: Identity,
 ) -> None:
-    wrong = await _sign_in(identity, "teacher", "not the password at all")
-    unknown = await _sign_in(identity, "nobody", "not the password at all")
-    _is_problem(wrong, 401, "invalid-credentials")
-    _is_problem(unknown, 401, "invalid-credentials")
+    wrong = await sign_in(identity, "teacher", "not the password at all")
+    unknown = await sign_in(identity, "nobody", "not the password at all")
+    assert_problem(wrong, 401, "invalid-credentials")
+    assert_problem(unknown, 401, "invalid-credentials")
     assert wrong.json()["detail"] == unknown.json()["detail"]
-    audit = await _audit(identity)
+    audit = await audit_rows(identity)
     assert [(a.outcome, a.actor_id, a.details["reason"]) for a in audit] == [
         ("failure", str(identity.users["teacher"]), "wrong-password"),
         ("failure", None, "wrong-password"),
@@ -257,46 +73,46 @@ async def test_account_locks_after_repeated_failures_even_with_the_right_passwor
     identity: Identity,
 ) -> None:
     for i in range(3):
-        r = await _sign_in(identity, "teacher", "wrong password!!", address=f"10.1.0.{i}")
-        _is_problem(r, 401, "invalid-credentials")
-    locked = await _sign_in(identity, "teacher", address="10.1.0.9")
-    _is_problem(locked, 429, "sign-in-locked")
+        r = await sign_in(identity, "teacher", "wrong password!!", address=f"10.1.0.{i}")
+        assert_problem(r, 401, "invalid-credentials")
+    locked = await sign_in(identity, "teacher", address="10.1.0.9")
+    assert_problem(locked, 429, "sign-in-locked")
     assert int(locked.headers["retry-after"]) > 0
     # An unknown user name locks the same way: the answer does not reveal which names exist.
     for i in range(3):
-        await _sign_in(identity, "ghost", "wrong password!!", address=f"10.2.0.{i}")
-    _is_problem(await _sign_in(identity, "ghost", address="10.2.0.9"), 429, "sign-in-locked")
+        await sign_in(identity, "ghost", "wrong password!!", address=f"10.2.0.{i}")
+    assert_problem(await sign_in(identity, "ghost", address="10.2.0.9"), 429, "sign-in-locked")
 
 
 async def test_address_is_blocked_after_failures_across_accounts(identity: Identity) -> None:
     for i in range(5):
-        await _sign_in(identity, f"guess{i}", "wrong password!!", address="198.51.100.7")
-    blocked = await _sign_in(identity, "teacher", address="198.51.100.7")
-    _is_problem(blocked, 429, "too-many-sign-in-failures")
+        await sign_in(identity, f"guess{i}", "wrong password!!", address="198.51.100.7")
+    blocked = await sign_in(identity, "teacher", address="198.51.100.7")
+    assert_problem(blocked, 429, "too-many-sign-in-failures")
     # Another address of the same school still signs in.
-    assert (await _sign_in(identity, "teacher", address="198.51.100.8")).status_code == 200
+    assert (await sign_in(identity, "teacher", address="198.51.100.8")).status_code == 200
 
 
 async def test_disabled_user_cannot_sign_in(identity: Identity) -> None:
-    _is_problem(await _sign_in(identity, "disabled"), 403, "account-disabled")
+    assert_problem(await sign_in(identity, "disabled"), 403, "account-disabled")
 
 
 async def test_leader_needs_a_totp_code_and_a_code_works_once(identity: Identity) -> None:
-    _is_problem(await _sign_in(identity, "leader"), 401, "totp-required")
-    _is_problem(await _sign_in(identity, "leader", totp_code="000000"), 401, "totp-invalid")
+    assert_problem(await sign_in(identity, "leader"), 401, "totp-required")
+    assert_problem(await sign_in(identity, "leader", totp_code="000000"), 401, "totp-invalid")
     code = pyotp.TOTP(identity.totp_secret).now()
-    ok = await _sign_in(identity, "leader", totp_code=code)
+    ok = await sign_in(identity, "leader", totp_code=code)
     assert ok.status_code == 200, ok.text
     principal = await identity.verifier.verify(ok.json()["access_token"])
     assert principal.has_grant("school_leader", str(SCHOOL))
-    _is_problem(await _sign_in(identity, "leader", totp_code=code), 401, "totp-invalid")
+    assert_problem(await sign_in(identity, "leader", totp_code=code), 401, "totp-invalid")
 
 
 async def test_leader_without_totp_enrols_confirms_and_can_use_a_recovery_code_once(
     identity: Identity,
 ) -> None:
-    first = await _sign_in(identity, "newleader")
-    _is_problem(first, 401, "totp-enrolment-required")
+    first = await sign_in(identity, "newleader")
+    assert_problem(first, 401, "totp-enrolment-required")
     enrolment_token = first.json()["enrolment_token"]
     enrol = await identity.client.post(
         "/auth/totp/enrol", json={"enrolment_token": enrolment_token}
@@ -309,7 +125,7 @@ async def test_leader_without_totp_enrols_confirms_and_can_use_a_recovery_code_o
     bad = await identity.client.post(
         "/auth/totp/confirm", json={"enrolment_token": enrolment_token, "code": "123456"}
     )
-    _is_problem(bad, 401, "totp-invalid")
+    assert_problem(bad, 401, "totp-invalid")
     confirmed = await identity.client.post(
         "/auth/totp/confirm", json={"enrolment_token": enrolment_token, "code": totp.now()}
     )
@@ -319,14 +135,14 @@ async def test_leader_without_totp_enrols_confirms_and_can_use_a_recovery_code_o
     again = await identity.client.post(
         "/auth/totp/enrol", json={"enrolment_token": enrolment_token}
     )
-    _is_problem(again, 401, "invalid-enrolment-token")
+    assert_problem(again, 401, "invalid-enrolment-token")
     recovery = data["recovery_codes"][0]
-    assert (await _sign_in(identity, "newleader", totp_code=recovery.upper())).status_code == 200
-    _is_problem(await _sign_in(identity, "newleader", totp_code=recovery), 401, "totp-invalid")
+    assert (await sign_in(identity, "newleader", totp_code=recovery.upper())).status_code == 200
+    assert_problem(await sign_in(identity, "newleader", totp_code=recovery), 401, "totp-invalid")
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_whole_sign_in(identity: Identity) -> None:
-    first = (await _sign_in(identity, "teacher")).json()
+    first = (await sign_in(identity, "teacher")).json()
     rotated = await identity.client.post(
         "/auth/refresh", json={"refresh_token": first["refresh_token"]}
     )
@@ -339,18 +155,18 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_sign_in(identity: Ide
     reused = await identity.client.post(
         "/auth/refresh", json={"refresh_token": first["refresh_token"]}
     )
-    _is_problem(reused, 401, "refresh-token-reused")
+    assert_problem(reused, 401, "refresh-token-reused")
     with pytest.raises(InvalidToken):
         await identity.verifier.verify(second["access_token"])
     later = await identity.client.post(
         "/auth/refresh", json={"refresh_token": second["refresh_token"]}
     )
-    _is_problem(later, 401, "invalid-refresh-token")
-    assert "refresh-token-reused" in [a.action for a in await _audit(identity)]
+    assert_problem(later, 401, "invalid-refresh-token")
+    assert "refresh-token-reused" in [a.action for a in await audit_rows(identity)]
 
 
 async def test_logout_revokes_the_access_token_and_the_refresh_token(identity: Identity) -> None:
-    tokens = (await _sign_in(identity, "teacher")).json()
+    tokens = (await sign_in(identity, "teacher")).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     response = await identity.client.post("/auth/logout", headers=headers)
     assert response.status_code == 204, response.text
@@ -359,8 +175,9 @@ async def test_logout_revokes_the_access_token_and_the_refresh_token(identity: I
     refused = await identity.client.post(
         "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
-    _is_problem(refused, 401, "invalid-refresh-token")
-    _is_problem(await identity.client.post("/auth/logout", headers=headers), 401, "unauthenticated")
+    assert_problem(refused, 401, "invalid-refresh-token")
+    logout = await identity.client.post("/auth/logout", headers=headers)
+    assert_problem(logout, 401, "unauthenticated")
 
 
 async def test_school_software_gets_a_client_token_acting_for_a_teacher(identity: Identity) -> None:
@@ -398,18 +215,18 @@ async def test_school_software_gets_a_client_token_acting_for_a_teacher(identity
         data={"grant_type": "client_credentials", "acting_for": str(identity.users["staff"])},
         auth=(client_id, secret),
     )
-    _is_problem(not_a_teacher, 400, "invalid-grant")
+    assert_problem(not_a_teacher, 400, "invalid-grant")
     assert not_a_teacher.json()["error"] == "invalid_grant"
     wrong = await identity.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, "nope")
     )
-    _is_problem(wrong, 401, "invalid-client")
+    assert_problem(wrong, 401, "invalid-client")
     assert wrong.headers["www-authenticate"].startswith("Basic")
     unsupported = await identity.client.post(
         "/oauth/token", data={"grant_type": "password"}, auth=(client_id, secret)
     )
-    _is_problem(unsupported, 400, "unsupported-grant-type")
-    audit = [a for a in await _audit(identity) if a.action == "client-token"]
+    assert_problem(unsupported, 400, "unsupported-grant-type")
+    audit = [a for a in await audit_rows(identity) if a.action == "client-token"]
     assert audit[0].on_behalf_of == teacher
 
 
@@ -433,7 +250,7 @@ async def test_replicas_share_the_key_ring_and_rotation_keeps_old_tokens_valid(
     from identity.handlers.auth import KeyKeeper, utcnow  # noqa: PLC0415
     from identity.models import SigningKeyRow  # noqa: PLC0415
 
-    old = (await _sign_in(identity, "teacher")).json()["access_token"]
+    old = (await sign_in(identity, "teacher")).json()["access_token"]
     settings = identity.deps.auth_services.settings
     replica = KeyKeeper(identity.deps.identity_uow, settings.passphrase_bytes(), reload_seconds=60)
     first_kids = [k.kid for k in (await replica.load(utcnow())).keys]
@@ -446,7 +263,7 @@ async def test_replicas_share_the_key_ring_and_rotation_keeps_old_tokens_valid(
         await s.commit()
     rotated = await identity.deps.auth_services.keys.load(utcnow())
     assert len(rotated.keys) == 2
-    new = (await _sign_in(identity, "teacher")).json()["access_token"]
+    new = (await sign_in(identity, "teacher")).json()["access_token"]
     assert jwt.get_unverified_header(new)["kid"] != first_kids[0]
     jwks = (await identity.client.get("/.well-known/jwks.json")).json()
     assert {k["kid"] for k in jwks["keys"]} == {k.kid for k in rotated.keys}
@@ -471,7 +288,7 @@ async def test_auth_routes_document_their_problem_answers(identity: Identity) ->
 async def test_two_refreshes_with_one_token_at_once_give_one_new_pair(identity: Identity) -> None:
     import asyncio  # noqa: PLC0415
 
-    token = (await _sign_in(identity, "teacher")).json()["refresh_token"]
+    token = (await sign_in(identity, "teacher")).json()["refresh_token"]
     answers = await asyncio.gather(
         *(identity.client.post("/auth/refresh", json={"refresh_token": token}) for _ in range(2))
     )
