@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -34,7 +34,8 @@ TYPE_PATTERN = re.compile(
 # Field-name words that would mean personal data beyond ids is leaving its owner.
 PERSONAL_WORDS = {"name", "birth", "dob", "national", "cccd", "phone", "email", "address", "gender"}
 PERSONAL_WORDS |= {"score", "comment", "note", "text"}
-FREE_TEXT_ALLOWED = {("PackageStored", "retention_basis")}
+# A class label ("6A1", "10 Chuyên Toán") names a group of children, never one child.
+FREE_TEXT_ALLOWED = {("PackageStored", "retention_basis"), ("ClassCreated", "label")}
 
 ASYNCAPI_URI = "urn:hsdt:test:asyncapi"
 PROPERTY_SETTINGS = settings(
@@ -71,6 +72,14 @@ def _type_strategy(annotation: Any) -> st.SearchStrategy[Any]:
         return aware_datetimes
     if typing.get_origin(annotation) in (types.UnionType, typing.Union):
         return st.one_of(*(_type_strategy(arg) for arg in typing.get_args(annotation)))
+    if typing.get_origin(annotation) is tuple:
+        item, ellipsis = typing.get_args(annotation)
+        assert ellipsis is Ellipsis
+        return st.lists(_type_strategy(item), min_size=1, max_size=5).map(tuple)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        # Nested value objects (a sheet's cell): their fields' patterns, as for events.
+        fields = annotation.model_fields.items()
+        return st.builds(annotation, **{n: _field_strategy(f) for n, f in fields})
     return st.from_type(annotation)
 
 
@@ -80,7 +89,7 @@ def _field_strategy(field: FieldInfo) -> st.SearchStrategy[Any]:
         return school_years
     if pattern is not None:
         return st.from_regex(pattern, fullmatch=True)
-    if field.metadata:
+    if field.metadata and typing.get_origin(field.annotation) is not tuple:
         constrained: Any = Annotated[(field.annotation, *field.metadata)]
         return st.from_type(constrained)
     return _type_strategy(field.annotation)
@@ -179,7 +188,7 @@ def test_event_type_follows_the_naming_pattern(cls: type[IntegrationEvent]) -> N
 
 def test_event_types_and_names_are_unique() -> None:
     types_ = [cls.event_type for cls in CATALOGUE]
-    assert len(set(types_)) == len(types_) == 15
+    assert len(set(types_)) == len(types_) == 18
     assert len({cls.__name__ for cls in CATALOGUE}) == len(CATALOGUE)
     with pytest.raises(ValueError, match="declared by both"):
         index_by_type((*CATALOGUE, CATALOGUE[0]))

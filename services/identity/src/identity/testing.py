@@ -38,7 +38,7 @@ from identity.models import (
     UserRow,
 )
 from identity.passwords import PasswordHasher
-from identity.secretbox import SecretBox
+from identity.secretbox import SecretBox, identity_secret_box
 from identity.settings import IdentitySettings
 
 REPO = Path(__file__).resolve().parents[4]
@@ -145,7 +145,7 @@ async def identity(
 ) -> AsyncIterator[Identity]:
     url = await make_database(unique("signin").replace("-", "_"))
     migrate(url)
-    users, totp_secret = await seed(url, SecretBox(DATA_KEY.encode()))
+    users, totp_secret = await seed(url, identity_secret_box(DATA_KEY.encode()))
     prefix = f"{redis_prefix}{unique('signin')}:"
     settings = IdentitySettings(
         database_url=url,

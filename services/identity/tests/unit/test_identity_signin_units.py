@@ -19,7 +19,7 @@ from identity.handlers.auth import (
     hash_client_secret,
 )
 from identity.passwords import PasswordHasher
-from identity.secretbox import SecretBox, SecretBoxError
+from identity.secretbox import SecretBoxError, identity_secret_box
 from identity.settings import IdentitySettings
 
 NOW = datetime(2026, 9, 5, 7, 30, 10, tzinfo=UTC)
@@ -58,13 +58,13 @@ def test_recovery_codes_are_typed_forgivingly() -> None:
 
 
 def test_secret_box_round_trips_and_binds_the_owner() -> None:
-    box = SecretBox(b"a data key of enough length")
+    box = identity_secret_box(b"a data key of enough length")
     sealed = box.encrypt(b"JBSWY3DPEHPK3PXP", owner="user-1")
     assert box.decrypt(sealed, owner="user-1") == b"JBSWY3DPEHPK3PXP"
     with pytest.raises(SecretBoxError):
         box.decrypt(sealed, owner="user-2")
     with pytest.raises(SecretBoxError):
-        SecretBox(b"another data key, also long").decrypt(sealed, owner="user-1")
+        identity_secret_box(b"another data key, also long").decrypt(sealed, owner="user-1")
     assert box.keyed_hash("abc") == box.keyed_hash("abc") != box.keyed_hash("abd")
 
 

@@ -9,12 +9,20 @@ from common.events.archive import FixityFailed, PackageStored
 from common.events.attendance import MonthClosed, RollCallLate, RollCallSubmitted
 from common.events.base import IntegrationEvent
 from common.events.identity import GrantChanged, OrgUnitCreated, UserCreated, UserDisabled
-from common.events.records import CorrectionApplied, StudentTransferred, TermLocked, TermReopened
+from common.events.records import (
+    AssessmentChanged,
+    ClassCreated,
+    CorrectionApplied,
+    ResultsApproved,
+    StudentTransferred,
+    TermLocked,
+    TermReopened,
+)
 from common.events.signing import DocumentSigned, SigningRequestCompleted
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.1.0"
+CATALOGUE_VERSION = "1.2.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,
@@ -25,6 +33,9 @@ CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     TermReopened,
     CorrectionApplied,
     StudentTransferred,
+    ClassCreated,
+    AssessmentChanged,
+    ResultsApproved,
     RollCallSubmitted,
     RollCallLate,
     MonthClosed,

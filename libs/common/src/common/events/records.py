@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from common.events.base import IntegrationEvent
 from common.events.identity import DistrictId, ProvinceId, SchoolId
@@ -194,3 +194,126 @@ class StudentTransferred(IntegrationEvent):
     )
     recorded_at: AwareDatetime = Field(description="When the movement was recorded.")
     recorded_by: uuid.UUID = Field(description="User id of the person who recorded it.")
+
+
+class ResultPeriod(StrEnum):
+    """Period of a class's computed results: a term (primary: its end) or the whole year."""
+
+    TERM_1 = "term_1"
+    TERM_2 = "term_2"
+    YEAR = "year"
+
+
+class ClassCreated(IntegrationEvent):
+    """A class (lớp) was opened in a school for a school year.
+
+    Published when records commits a new class; attendance keeps its own list of classes and
+    their homeroom teachers from it.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.class.created.v1"
+    subject_field: ClassVar[str] = "class_id"
+
+    class_id: uuid.UUID = Field(description="Id of the class in records.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    grade: int = Field(ge=1, le=12, description="Grade (khối lớp), 1 to 12.")
+    label: str = Field(min_length=1, max_length=40, description="The class label, e.g. 6A1.")
+    homeroom_teacher_id: uuid.UUID | None = Field(
+        description="User id of the homeroom teacher (giáo viên chủ nhiệm); null until named."
+    )
+    created_at: AwareDatetime = Field(description="When the class was created.")
+    created_by: uuid.UUID | None = Field(
+        description="User id of the school admin who created it; null when the platform did."
+    )
+
+
+class SheetPeriod(StrEnum):
+    """Period of a sheet: terms and summer (secondary), the four checkpoints (primary)."""
+
+    TERM_1 = "term_1"
+    TERM_2 = "term_2"
+    SUMMER = "summer"
+    MID_TERM_1 = "mid_term_1"
+    END_TERM_1 = "end_term_1"
+    MID_TERM_2 = "mid_term_2"
+    END_YEAR = "end_year"
+
+
+class WritePath(StrEnum):
+    """How cells reached records."""
+
+    API = "api"
+    EXCEL = "excel"
+    BULK = "bulk"
+
+
+class SheetCell(BaseModel):
+    """Coordinates of one changed cell of a sheet; the value stays in records."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    student_id: uuid.UUID = Field(description="Student of the row.")
+    column: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")] = Field(
+        description="Column code, e.g. tx1, gk, ck, level, rating."
+    )
+
+
+class AssessmentChanged(IntegrationEvent):
+    """A teacher saved cells of a sheet (sổ điểm): one event per saved sheet (R18, R19).
+
+    A sheet is one class × one subject (or the homeroom teacher's ``_conduct`` / ``_qualities``
+    sheet) × one period. Published by records in the save's transaction, whether the cells came
+    from the sheet API, an Excel import or a bulk load. Carries which cells changed, not their
+    values: consumers that need the values read the sheet from records, where reads are checked.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.assessment.changed.v1"
+    subject_field: ClassVar[str] = "sheet_id"
+
+    sheet_id: uuid.UUID = Field(description="Id of the sheet in records.")
+    class_id: uuid.UUID = Field(description="Class of the sheet.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    sheet: str = Field(
+        pattern=r"^_?[a-z0-9_]{1,40}$",
+        description="Subject code (môn học), or _conduct / _qualities for the homeroom sheets.",
+    )
+    period: SheetPeriod = Field(
+        description=(
+            "term_1, term_2 or summer (secondary); mid_term_1, end_term_1, mid_term_2 or "
+            "end_year (primary checkpoints)."
+        )
+    )
+    version: int = Field(ge=1, description="The sheet's version (its ETag) after the save.")
+    cells: tuple[SheetCell, ...] = Field(min_length=1, description="The cells that changed.")
+    via: WritePath = Field(description="Write path: the sheet API, an Excel import, a bulk load.")
+    changed_at: AwareDatetime = Field(description="When the save was committed.")
+    changed_by: uuid.UUID = Field(description="User id of the teacher who saved it.")
+
+
+class ResultsApproved(IntegrationEvent):
+    """The school leader approved a class's results for a period (xét duyệt, R12).
+
+    Published when the approval is committed, after the homeroom teacher's confirmation (R17)
+    of exactly the same data version.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.results.approved.v1"
+    subject_field: ClassVar[str] = "class_id"
+
+    review_id: uuid.UUID = Field(description="Id of the confirmation and approval in records.")
+    class_id: uuid.UUID = Field(description="Class whose results were approved.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    period: ResultPeriod = Field(description="Which results: a term or the year.")
+    data_version: int = Field(ge=0, description="Version of the class's data approved.")
+    confirmed_by: uuid.UUID = Field(description="User id of the homeroom teacher who confirmed.")
+    approved_by: uuid.UUID = Field(description="User id of the school leader who approved.")
+    approved_at: AwareDatetime = Field(description="When the results were approved.")

@@ -37,7 +37,7 @@ from identity.lockout import Lockout, retry_after
 from identity.models import ClientRow, CredentialRow, UserRow
 from identity.passwords import PasswordHasher
 from identity.revocation import RevocationList
-from identity.secretbox import SecretBox
+from identity.secretbox import SecretBox, identity_secret_box
 from identity.settings import IdentitySettings
 from identity.stores import DbKeyStore, DbRefreshStore
 from identity.tokens import (
@@ -263,7 +263,7 @@ def build_auth_services(
             address_threshold=settings.lockout_address_failures,
         ),
         revocations=RevocationList(redis, settings.redis_prefix, settings.access_token_lifetime),
-        box=SecretBox(settings.data_key_bytes()),
+        box=identity_secret_box(settings.data_key_bytes()),
     )
 
 
