@@ -70,18 +70,24 @@ hsdt_export_service_env() {
     done
 }
 
-# Identity's secrets for this machine: made once, kept in $HSDT_RUN_DIR (git-ignored), never in
-# the repository. The key passphrase encrypts the token-signing keys at rest; the data key
-# encrypts second-factor secrets. Losing them means signing in again, not losing records.
+# The services' secrets for this machine: made once, kept in $HSDT_RUN_DIR (git-ignored), never
+# in the repository. Identity's key passphrase encrypts the token-signing keys at rest and its
+# data key the second-factor secrets; losing them means signing in again. Records' data key
+# encrypts students' national ID numbers: losing it loses those numbers (back it up).
+hsdt_random_key() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n'; }
+
 hsdt_export_identity_secrets() {
     local file="$HSDT_RUN_DIR/identity-secrets.env"
     if [ ! -s "$file" ]; then
         mkdir -p "$HSDT_RUN_DIR"
         (
             umask 077
-            printf 'IDENTITY_KEY_PASSPHRASE=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n')"
-            printf 'IDENTITY_DATA_KEY=%s\n' "$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n')"
+            printf 'IDENTITY_KEY_PASSPHRASE=%s\n' "$(hsdt_random_key)"
+            printf 'IDENTITY_DATA_KEY=%s\n' "$(hsdt_random_key)"
         ) >"$file"
+    fi
+    if ! grep -q '^RECORDS_DATA_KEY=' "$file"; then
+        (umask 077 && printf 'RECORDS_DATA_KEY=%s\n' "$(hsdt_random_key)" >>"$file")
     fi
     set -a
     # shellcheck disable=SC1090

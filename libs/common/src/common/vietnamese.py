@@ -28,8 +28,8 @@ T = TypeVar("T")
 # The key's alphabet, lowest first. ``_END`` closes a level or a part; it sorts below every
 # other character of a key, so a shorter part sorts before a longer one it begins.
 _END: Final = "!"
-_SPACE: Final = '"'
-_OTHER: Final = "#"  # followed by six hex digits of the code point
+_SPACE: Final = "#"
+_OTHER: Final = "$"  # followed by six hex digits of the code point
 _ALPHABET: Final = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
 # 33 letters onto 'A'..'Z' then 'a'..'g': ascending, and all above the digits.
 _LETTER_KEYS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"

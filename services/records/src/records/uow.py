@@ -1,9 +1,15 @@
-"""The records service's unit of work: its repositories and the outbox, one transaction."""
+"""The records service's unit of work: its repository and the outbox, one transaction."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from common.uow import UnitOfWork
+from records.repository import RecordsRepository
 
 
 class RecordsUnitOfWork(UnitOfWork):
-    pass
+    records: RecordsRepository
+
+    def _open(self, session: AsyncSession) -> None:
+        self.records = RecordsRepository(session)

@@ -763,7 +763,7 @@ async def revoke_grant(
 
 
 @router.get("/grants", responses=READ_PROBLEMS)
-async def list_grants(  # noqa: PLR0917
+async def list_grants(
     actor: ActorDep,
     uow: UowDep,
     unit: uuid.UUID | None = None,
@@ -783,7 +783,7 @@ async def list_grants(  # noqa: PLR0917
 
 
 @router.get("/audit", responses=READ_PROBLEMS)
-async def query_audit(  # noqa: PLR0917
+async def query_audit(
     actor: ActorDep,
     uow: UowDep,
     unit: uuid.UUID | None = None,

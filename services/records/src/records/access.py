@@ -1,0 +1,214 @@
+"""Who may call what in records: the role at a scope, then the resource owner's own check.
+
+The token's grants say which role the caller holds at which org unit; records' copy of the org
+tree says which district and province a school lies in, so a grant at the district office or the
+department covers the school. On top of the role, records knows who teaches which subject in
+which class this term (R24) and who is the homeroom teacher of a class (R13, R17).
+
+``ENDPOINT_RULES`` is the one table of it: each route's roles and which owner check follows.
+Routes read their row from it; the authorization-matrix test generates its cases from it, and a
+route without a row fails that test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from common.auth import Principal
+from common.errors import Problem
+from common.events.identity import Role
+from records.models import OrgUnitRow
+
+SCHOOL_KEEPERS: Final = frozenset({Role.SCHOOL_LEADER, Role.SCHOOL_ADMIN})
+SUPERVISORS: Final = frozenset(
+    {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR, Role.DISTRICT_ADMIN, Role.DISTRICT_INSPECTOR}
+)
+INSPECTORS: Final = frozenset({Role.PROVINCE_INSPECTOR, Role.DISTRICT_INSPECTOR})
+READERS: Final = SUPERVISORS | SCHOOL_KEEPERS
+# Teachers read what they teach or lead (Owner.TEACHER_OF_CLASS), not the whole school.
+CLASS_READERS: Final = READERS | {Role.TEACHER}
+ANY_ROLE: Final = frozenset(Role)
+
+
+class Owner(StrEnum):
+    """The resource owner's check that follows the role check."""
+
+    NONE = "none"
+    # Teachers must teach a subject in the class or be its homeroom teacher; other roles pass.
+    TEACHER_OF_CLASS = "teacher_of_class"
+    # Only the teacher assigned to the sheet's subject and term (R24), or for the conduct and
+    # qualities sheets the homeroom teacher; nobody else writes a sheet, not even the leader.
+    SHEET_WRITER = "sheet_writer"
+    # Only the class's homeroom teacher (R13 profiles and R17 confirmation); keepers too where
+    # the row's roles include them.
+    HOMEROOM = "homeroom"
+
+
+class Scope(StrEnum):
+    """Where the role must be held."""
+
+    PROVINCE = "province"  # the province the resource belongs to (calendar, curriculum)
+    SCHOOL = "school"  # the school the resource belongs to (by grant at it or above it)
+    MINE = "mine"  # the caller's own things; any grant at all
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRule:
+    roles: frozenset[Role]
+    scope: Scope
+    owner: Owner
+    writes: bool
+
+
+R = EndpointRule
+ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
+    # Calendar and curriculum: the department's (R32 rules updated promptly, per province).
+    ("POST", "/school-years"): R(
+        frozenset({Role.PROVINCE_ADMIN}), Scope.PROVINCE, Owner.NONE, True
+    ),
+    ("GET", "/school-years"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
+    ("GET", "/school-years/{year_id}"): R(ANY_ROLE, Scope.PROVINCE, Owner.NONE, False),
+    ("GET", "/school-years/{year_id}/curriculum"): R(ANY_ROLE, Scope.PROVINCE, Owner.NONE, False),
+    ("PUT", "/school-years/{year_id}/curriculum/{grade}/{code}"): R(
+        frozenset({Role.PROVINCE_ADMIN}), Scope.PROVINCE, Owner.NONE, True
+    ),
+    ("GET", "/rule-sets"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
+    # Classes, students, movements, assignments: the school's admin board (R9, R24, R35).
+    ("POST", "/classes"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("GET", "/classes"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
+    ("GET", "/classes/{class_id}"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
+    ("PATCH", "/classes/{class_id}"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("GET", "/classes/{class_id}/students"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("POST", "/classes/{class_id}/students"): R(
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+    ),
+    ("GET", "/classes/{class_id}/students.xlsx"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("POST", "/classes/{class_id}/students/import"): R(
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+    ),
+    ("GET", "/templates/class-list.xlsx"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
+    ("GET", "/students/{student_id}"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("PATCH", "/students/{student_id}"): R(
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+    ),
+    ("GET", "/students/{student_id}/history"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("POST", "/students/{student_id}/movements"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("GET", "/students/{student_id}/results"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("GET", "/classes/{class_id}/assignments"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("PUT", "/classes/{class_id}/assignments/{subject}/{term}"): R(
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("DELETE", "/classes/{class_id}/assignments/{subject}/{term}"): R(
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("GET", "/assignments/mine"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
+    # Sheets: read by whoever reads the class; written only by the assigned teacher (R24).
+    ("GET", "/classes/{class_id}/sheets/{sheet}/{period}"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("PATCH", "/classes/{class_id}/sheets/{sheet}/{period}"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True
+    ),
+    ("GET", "/classes/{class_id}/sheets/{sheet}/{period}/xlsx"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("POST", "/classes/{class_id}/sheets/{sheet}/{period}/import"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True
+    ),
+    ("PUT", "/classes/{class_id}/absences/{student_id}"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True
+    ),
+    # Results: computed on read; confirmed by the homeroom teacher (R17), approved by a leader.
+    ("GET", "/classes/{class_id}/results/{period}"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("POST", "/classes/{class_id}/results/{period}/confirm"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True
+    ),
+    ("POST", "/classes/{class_id}/results/{period}/approve"): R(
+        frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True
+    ),
+}
+del R
+# Inspectors read, never write: checked once here rather than trusted to every row.
+assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
+
+
+class Forbidden(Problem):
+    def __init__(self, detail: str, code: str = "forbidden", title: str | None = None) -> None:
+        super().__init__(403, code, title or "Không có quyền thực hiện thao tác này", detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person a request is attributed to (R23): the user, or the user school software acts
+    for; ``client_id`` names the software when there is one."""
+
+    principal: Principal
+    user_id: uuid.UUID | None
+    client_id: str | None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        person = principal.subject if principal.kind == "user" else principal.acting_for
+        try:
+            user_id = uuid.UUID(person) if person else None
+        except ValueError:
+            user_id = None
+        client = principal.subject if principal.kind == "client" else None
+        return cls(principal, user_id, client)
+
+    def person(self) -> uuid.UUID:
+        """The person for a write; school software must say whom it acts for."""
+        if self.user_id is None:
+            raise Forbidden(
+                "Writes need a person: a client token must carry acting_for",
+                code="acting-user-required",
+                title="Cần xác định người thực hiện",
+            )
+        return self.user_id
+
+    def roles_at(self, unit: OrgUnitRow) -> frozenset[Role]:
+        """Roles granted at ``unit`` or at a unit above it."""
+        covering = {str(unit.id), str(unit.province_id)}
+        if unit.district_id is not None:
+            covering.add(str(unit.district_id))
+        roles: set[Role] = set()
+        for grant in self.principal.grants:
+            if grant.unit_id in covering:
+                try:
+                    roles.add(Role(grant.role))
+                except ValueError:
+                    continue
+        return frozenset(roles)
+
+    def check(self, rule: EndpointRule, unit: OrgUnitRow) -> frozenset[Role]:
+        """The caller's roles at ``unit`` that the rule admits; 403 when there are none."""
+        held = self.roles_at(unit) & rule.roles
+        if not held:
+            raise Forbidden(f"No role among {sorted(rule.roles)} covers unit {unit.code}")
+        if rule.writes:
+            self.person()
+        return held
+
+    def any_grant(self) -> bool:
+        return bool(self.principal.grants)
+
+
+def rule(method: str, path: str) -> EndpointRule:
+    return ENDPOINT_RULES[(method, path)]

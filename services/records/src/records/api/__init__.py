@@ -1,0 +1,10 @@
+"""HTTP routes of the records service under ``/api/v1``."""
+
+from records.api.calendar import router as calendar_router
+from records.api.classes import router as classes_router
+from records.api.results import router as results_router
+from records.api.sheets import router as sheets_router
+
+routers = (calendar_router, classes_router, sheets_router, results_router)
+
+__all__ = ["routers"]

@@ -1,0 +1,1 @@
+"""One async function per command or consumed event; HTTP routes and consumers share them."""
