@@ -178,3 +178,79 @@ async def serving(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+class TokenIssuer:
+    """A stand-in for identity's token endpoint in other services' tests: one Ed25519 key, its
+    JWKS served over real HTTP, and access tokens with exactly the grants a test wants.
+
+    Tokens follow the contract in ``common.auth`` (the one identity implements); the services
+    under test verify them with their own ``JwksVerifier``, revocation list included.
+    """
+
+    def __init__(self, issuer: str = "hsdt-identity", audience: str = "hsdt") -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+            Ed25519PrivateKey,
+        )
+
+        self.issuer = issuer
+        self.audience = audience
+        self.kid = f"test-{uuid.uuid4().hex[:8]}"
+        self._key = Ed25519PrivateKey.generate()
+        self.jwks_url = ""
+
+    def jwks(self) -> dict[str, Any]:
+        import json  # noqa: PLC0415
+
+        from jwt.algorithms import OKPAlgorithm  # noqa: PLC0415
+
+        public = json.loads(OKPAlgorithm.to_jwk(self._key.public_key()))
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "EdDSA"}]}
+
+    def mint(
+        self,
+        subject: uuid.UUID | str,
+        *grants: str,
+        kind: str = "user",
+        acting_for: uuid.UUID | str | None = None,
+        lifetime_seconds: int = 600,
+    ) -> str:
+        """A signed access token; ``grants`` as ``"role@unit_id"``."""
+        import time  # noqa: PLC0415
+
+        import jwt  # noqa: PLC0415
+
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(subject),
+            "kind": kind,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + lifetime_seconds,
+            "grants": list(grants),
+        }
+        if acting_for is not None:
+            claims["acting_for"] = str(acting_for)
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def headers(self, subject: uuid.UUID | str, *grants: str, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mint(subject, *grants, **kwargs)}"}
+
+
+@pytest_asyncio.fixture(scope="session")
+async def token_issuer() -> AsyncIterator[TokenIssuer]:
+    """A JWKS on a loopback port and a key to mint tokens with, for the whole run."""
+    from fastapi import FastAPI  # noqa: PLC0415
+
+    issuer = TokenIssuer()
+    app = FastAPI()
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> dict[str, Any]:
+        return issuer.jwks()
+
+    async with serving(app) as base_url:
+        issuer.jwks_url = f"{base_url}/.well-known/jwks.json"
+        yield issuer

@@ -202,7 +202,7 @@ class RecordsRepository:
         )
         seen: set[uuid.UUID] = set()
         roster: list[tuple[StudentRow, EnrolmentRow]] = []
-        for student, enrolment in rows.tuples():
+        for student, enrolment in rows:
             if student.id not in seen:
                 seen.add(student.id)
                 roster.append((student, enrolment))
@@ -282,7 +282,7 @@ class RecordsRepository:
             .where(TeachingAssignmentRow.teacher_id == teacher_id)
             .order_by(ClassRow.grade, ClassRow.name, TeachingAssignmentRow.subject_code)
         )
-        return rows.tuples().all()
+        return rows.all()
 
     async def homeroom_classes_of(self, teacher_id: uuid.UUID) -> Sequence[ClassRow]:
         rows = await self.session.scalars(
@@ -398,7 +398,7 @@ class RecordsRepository:
             .join(ClassRow, ClassRow.id == SheetRow.class_id)
             .where(ClassRow.school_year_id == year_id, EntryRow.student_id.in_(set(student_ids)))
         )
-        return rows.tuples().all()
+        return rows.all()
 
     async def cell_history(
         self, student_id: uuid.UUID
@@ -409,7 +409,7 @@ class RecordsRepository:
             .where(EntryChangeRow.student_id == student_id)
             .order_by(EntryChangeRow.id)
         )
-        return rows.tuples().all()
+        return rows.all()
 
     # --- absences
 

@@ -283,6 +283,9 @@ async def enrol_new_students(
             )
             _apply_profile(student, profile, box, digest)
             uow.records.add(student)
+            # No ORM relationships (lazy loading is off by design), so the order of inserts
+            # is ours to make: the student before the enrolment that references it.
+            await uow.records.flush()
             uow.records.add(
                 EnrolmentRow(
                     id=uuid.uuid4(),
