@@ -49,12 +49,17 @@ async def bootstrap_province(  # noqa: PLR0917
     admin_username: str,
     admin_password: str,
     admin_full_name: str = "Quản trị hệ thống Sở GDĐT",
+    *,
+    unit_id: uuid.UUID | None = None,
+    admin_id: uuid.UUID | None = None,
 ) -> BootstrapResult:
     """Create the department and its first province admin, unless they exist already."""
     async with uow:
         await uow.admin.lock_tree()
         try:
-            wanted = OrgUnit(uuid.uuid4(), OrgLevel.PROVINCE, province_code, province_name)
+            wanted = OrgUnit(
+                unit_id or uuid.uuid4(), OrgLevel.PROVINCE, province_code, province_name
+            )
         except DomainError as exc:
             raise BootstrapRefusedError(f"{exc.code}: {exc.detail or exc.title_vi}") from None
         tree = await uow.admin.tree()
@@ -94,6 +99,7 @@ async def bootstrap_province(  # noqa: PLR0917
                         full_name=admin_full_name,
                         home_unit_id=department.id,
                         password=admin_password,
+                        user_id=admin_id,
                     ),
                     tree,
                     created_by=None,

@@ -20,9 +20,20 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
 
 from common.db import create_engine, create_sessionmaker
+from common.demo import (
+    DEPARTMENT_SCHOOLS,
+    DISTRICTS,
+    PASSWORD_ENV,
+    PROVINCE_ADMIN,
+    PROVINCE_CODE,
+    PROVINCE_NAME,
+    SCHOOL_STAFF,
+    DemoSchool,
+    demo_id,
+    username,
+)
 from common.events.identity import GranteeKind, OrgLevel, OrgUnitCreated, Role
 from identity.cli import PLATFORM_ID, bootstrap_province
 from identity.domain import Grant, Grantee, OrgTree, OrgUnit, SchoolLevel
@@ -30,86 +41,7 @@ from identity.handlers.admin import CreateGroup, CreateUser, add_group, add_user
 from identity.settings import IdentitySettings
 from identity.uow import IdentityUnitOfWork
 
-PASSWORD_ENV: Final = "HSDT_DEMO_PASSWORD"  # noqa: S105 — the variable's name
-PROVINCE_CODE: Final = "BL"
-PROVINCE_NAME: Final = "Sở Giáo dục và Đào tạo tỉnh Bình Lâm"
-PROVINCE_ADMIN: Final = "quantri.so"
-
-
-@dataclass(frozen=True, slots=True)
-class DemoSchool:
-    code: str
-    name: str
-    levels: frozenset[SchoolLevel]
-    team: str
-
-
-@dataclass(frozen=True, slots=True)
-class DemoDistrict:
-    code: str
-    name: str
-    schools: tuple[DemoSchool, ...] = field(default=())
-
-
-DISTRICTS: Final = (
-    DemoDistrict(
-        "BL-DX",
-        "Phòng Giáo dục và Đào tạo huyện Đồng Xoài Mới",
-        (
-            DemoSchool(
-                "BL-DX-TH01",
-                "Trường Tiểu học Tân Phú",
-                frozenset({SchoolLevel.PRIMARY}),
-                "Tổ khối 1",
-            ),
-            DemoSchool(
-                "BL-DX-THCS01",
-                "Trường THCS Lê Quý Đôn",
-                frozenset({SchoolLevel.LOWER_SECONDARY}),
-                "Tổ Toán - Tin",
-            ),
-        ),
-    ),
-    DemoDistrict(
-        "BL-PL",
-        "Phòng Giáo dục và Đào tạo thị xã Phước Lâm",
-        (
-            DemoSchool(
-                "BL-PL-TH01",
-                "Trường Tiểu học Hòa Lợi",
-                frozenset({SchoolLevel.PRIMARY}),
-                "Tổ khối 4-5",
-            ),
-            DemoSchool(
-                "BL-PL-THCS01",
-                "Trường THCS Nguyễn Trãi",
-                frozenset({SchoolLevel.LOWER_SECONDARY}),
-                "Tổ Ngữ văn",
-            ),
-        ),
-    ),
-)
-DEPARTMENT_SCHOOLS: Final = (
-    DemoSchool(
-        "BL-THPT01",
-        "Trường THPT Chu Văn An",
-        frozenset({SchoolLevel.UPPER_SECONDARY}),
-        "Tổ Vật lý - Công nghệ",
-    ),
-    DemoSchool(
-        "BL-GDTX",
-        "Trung tâm Giáo dục thường xuyên tỉnh Bình Lâm",
-        frozenset({SchoolLevel.PROVINCIAL_CONTINUING_CENTRE}),
-        "Tổ Văn hóa",
-    ),
-)
-# (username suffix, full name, role) of each school's staff.
-SCHOOL_STAFF: Final = (
-    ("hieutruong", "Nguyễn Thị Hồng Nhung", Role.SCHOOL_LEADER),
-    ("quantri", "Trần Văn Bình", Role.SCHOOL_ADMIN),
-    ("gv1", "Lê Thị Thu Hà", Role.TEACHER),
-    ("gv2", "Phạm Minh Đức", Role.TEACHER),
-)
+__all__ = ["DEPARTMENT_SCHOOLS", "DISTRICTS", "PROVINCE_ADMIN", "PROVINCE_CODE", "load_demo"]
 
 
 @dataclass(slots=True)
@@ -117,10 +49,6 @@ class DemoResult:
     created: bool
     password: str | None  # the generated password, when one was generated and used
     usernames: list[str] = field(default_factory=list)
-
-
-def _username(code: str, suffix: str) -> str:
-    return f"{suffix}.{code.lower().replace('-', '')}"
 
 
 class _Loader:
@@ -139,7 +67,7 @@ class _Loader:
         parent: OrgUnit,
         levels: frozenset[SchoolLevel] = frozenset(),
     ) -> OrgUnit:
-        unit = OrgUnit(uuid.uuid4(), kind, code, name, parent.id, levels)
+        unit = OrgUnit(demo_id("unit", code), kind, code, name, parent.id, levels)
         self.tree = self.tree.with_unit(unit)
         self.uow.admin.add_unit(unit, created_by=None, school_years=["2025-2026"])
         scope = self.tree.scope_of(unit)
@@ -160,23 +88,26 @@ class _Loader:
         return unit
 
     async def user(self, unit: OrgUnit, suffix: str, full_name: str, role: Role) -> uuid.UUID:
-        username = _username(unit.code, suffix)
+        name = username(unit.code, suffix)
         row = await add_user(
             self.uow,
-            CreateUser(username, full_name, unit.id, password=self.password),
+            CreateUser(
+                name, full_name, unit.id, password=self.password, user_id=demo_id("user", name)
+            ),
             self.tree,
             created_by=None,
             at=self.at,
             must_change_password=False,
         )
-        self.usernames.append(username)
+        self.usernames.append(name)
         grant = Grant(uuid.uuid4(), role, unit.id, Grantee.user(row.id), self.at, PLATFORM_ID)
         record_grant(self.uow, grant, self.tree, self.at)
         return row.id
 
     async def school(self, spec: DemoSchool, parent: OrgUnit) -> None:
-        school = self.unit(OrgLevel.SCHOOL, spec.code, spec.name, parent, spec.levels)
-        ids = [await self.user(school, s, n, r) for s, n, r in SCHOOL_STAFF]
+        levels = frozenset(SchoolLevel(level) for level in spec.levels)
+        school = self.unit(OrgLevel.SCHOOL, spec.code, spec.name, parent, levels)
+        ids = [await self.user(school, s, n, Role(r)) for s, n, r in SCHOOL_STAFF]
         leader, admin, *teachers = ids
         board = CreateGroup(school.id, "admin_board", "Ban quản trị HSĐT", leader, (admin,))
         await add_group(self.uow, board, self.tree, actor_id=None)
@@ -196,7 +127,15 @@ class _Loader:
 
 async def load_demo(uow: IdentityUnitOfWork, password: str) -> DemoResult:
     """Load the demo province into an empty database (or one bootstrapped with it)."""
-    await bootstrap_province(uow, PROVINCE_CODE, PROVINCE_NAME, PROVINCE_ADMIN, password)
+    await bootstrap_province(
+        uow,
+        PROVINCE_CODE,
+        PROVINCE_NAME,
+        PROVINCE_ADMIN,
+        password,
+        unit_id=demo_id("unit", PROVINCE_CODE),
+        admin_id=demo_id("user", PROVINCE_ADMIN),
+    )
     async with uow:
         await uow.admin.lock_tree()
         if await uow.admin.unit_row_by_code(DISTRICTS[0].code) is not None:

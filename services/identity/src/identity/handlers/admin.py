@@ -322,6 +322,8 @@ class CreateUser:
     email: str | None = None
     # None: the account gets no usable password until an admin resets it.
     password: str | None = None
+    # None: a fresh random id. Given by loaders whose ids other services derive too (the demo).
+    user_id: uuid.UUID | None = None
 
 
 def _normalise_username(raw: str) -> str:
@@ -373,7 +375,7 @@ async def add_user(
         check_new_password(cmd.password, username, email)
         password_hash = await hash_password(cmd.password)
     row = UserRow(
-        id=uuid.uuid4(),
+        id=cmd.user_id or uuid.uuid4(),
         username=username,
         full_name=full_name,
         email=email,
