@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 import redis
 
@@ -232,6 +233,77 @@ def test_a_demo_teacher_signs_in_and_calls_another_service(platform: Run) -> Non
     assert any(grant.startswith("teacher@") for grant in body["grants"]), body
     assert wrong.status_code == 401
     assert wrong.headers["content-type"].startswith("application/problem+json")
+
+
+def _sign_in(client: httpx.Client, username: str) -> dict[str, str]:
+    """Sign in a demo account through the gateway; leaders enrol their second factor first."""
+    signed_in = client.post(
+        "/identity/api/v1/auth/sign-in", json={"username": username, "password": DEMO_PASSWORD}
+    )
+    if signed_in.status_code == 401 and signed_in.json()["code"] == "totp-enrolment-required":
+        token = signed_in.json()["enrolment_token"]
+        enrolled = client.post("/identity/api/v1/auth/totp/enrol", json={"enrolment_token": token})
+        assert enrolled.status_code == 200, enrolled.text
+        code = pyotp.TOTP(enrolled.json()["secret"]).now()
+        signed_in = client.post(
+            "/identity/api/v1/auth/totp/confirm", json={"enrolment_token": token, "code": code}
+        )
+    assert signed_in.status_code == 200, signed_in.text
+    return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+
+
+@pytest.mark.slow
+def test_a_column_is_entered_confirmed_approved_and_explained(platform: Run) -> None:
+    """Issue #4's acceptance, through the gateway: the demo's subject teacher enters the last
+    column of Toán for 6A1, the homeroom teacher confirms the term (R17), the leader approves
+    it (R12), and the computed results explain themselves (R32)."""
+    with httpx.Client(base_url=f"{platform.gateway}", timeout=30) as client:
+        teacher = _sign_in(client, "gv1.bldxthcs01")
+        mine = client.get("/records/api/v1/assignments/mine", headers=teacher)
+        assert mine.status_code == 200, mine.text
+        class_id = next(
+            a["class_id"]
+            for a in mine.json()
+            if a["class_name"] == "6A1" and a["subject"] == "toan" and a["term"] == "term_1"
+        )
+        sheet_url = f"/records/api/v1/classes/{class_id}/sheets/toan/term_1"
+        sheet = client.get(sheet_url, headers=teacher)
+        assert sheet.status_code == 200, sheet.text
+        rows = sheet.json()["rows"]
+        assert rows
+        assert all("ck" not in r["cells"] for r in rows)
+        column = [
+            {"student_id": r["student_id"], "column": "ck", "value": f"{7 + i % 3}.5"}
+            for i, r in enumerate(rows)
+        ]
+        saved = client.patch(
+            sheet_url,
+            json={"cells": column},
+            headers={**teacher, "If-Match": sheet.headers["etag"]},
+        )
+        assert saved.status_code == 200, saved.text
+        assert all(r["cells"]["ck"] for r in saved.json()["rows"])
+
+        homeroom = _sign_in(client, "gv2.bldxthcs01")
+        results_url = f"/records/api/v1/classes/{class_id}/results/term_1"
+        confirmed = client.post(f"{results_url}/confirm", headers=homeroom)
+        assert confirmed.status_code == 201, confirmed.text
+        leader = _sign_in(client, "hieutruong.bldxthcs01")
+        approved = client.post(f"{results_url}/approve", headers=leader)
+        assert approved.status_code == 200, approved.text
+        results = client.get(results_url, headers=leader)
+    assert results.status_code == 200, results.text
+    body = results.json()
+    assert body["complete"] is True
+    assert body["review"]["approved_at"]
+    student = body["students"][0]
+    findings = {f["key"]: f for f in student["findings"]}
+    average = findings["subject_average.term_1.toan"]
+    assert average["value"] is not None
+    assert average["rule_set"] == "tt22_2021"
+    assert "ck" in average["inputs"] or any("ck" in k for k in average["inputs"])
+    assert average["reason_vi"]
+    assert findings["learning.term_1"]["value"] in {"T", "K", "D", "CD"}
 
 
 @pytest.mark.slow
