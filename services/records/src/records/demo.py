@@ -163,12 +163,12 @@ def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
         created_at=at,
         created_by=None,
     )
-    for district in DISTRICTS:
-        unit = demo_id("unit", district.code)
+    for office in DISTRICTS:
+        unit = demo_id("unit", office.code)
         yield OrgUnitCreated(
             unit_id=unit,
             kind=OrgLevel.DISTRICT,
-            code=district.code,
+            code=office.code,
             parent_id=province,
             levels=[],
             province_id=province,
@@ -214,20 +214,20 @@ def student_names(rng: random.Random, count: int) -> list[tuple[str, str]]:
     return names
 
 
+_CHOICES: Final[dict[CellKind, tuple[str, ...]]] = {
+    CellKind.SCORE_1DP: tuple(str(tenths / 10) for tenths in range(50, 101, 5)),
+    CellKind.SCORE_INT: tuple(str(score) for score in range(6, 11)),
+    CellKind.PASS_FAIL: ("D",),
+    CellKind.SUBJECT_LEVEL: ("T", "T", "H"),
+    CellKind.QUALITY_LEVEL: ("T", "D"),
+    CellKind.CONDUCT_LEVEL: ("T", "T", "K"),
+}
+
+
 def value_for(kind: CellKind, rng: random.Random) -> str | None:
-    if kind is CellKind.SCORE_1DP:
-        return str(rng.choice(range(50, 101, 5)) / 10)
-    if kind is CellKind.SCORE_INT:
-        return str(rng.randint(6, 10))
-    if kind is CellKind.PASS_FAIL:
-        return "D"
-    if kind is CellKind.SUBJECT_LEVEL:
-        return rng.choice(("T", "T", "H"))
-    if kind is CellKind.QUALITY_LEVEL:
-        return rng.choice(("T", "D"))
-    if kind is CellKind.CONDUCT_LEVEL:
-        return rng.choice(("T", "T", "K"))
-    return None
+    """A plausible value of a column; comments stay empty."""
+    choices = _CHOICES.get(kind)
+    return rng.choice(choices) if choices else None
 
 
 class _Loader:
@@ -343,7 +343,7 @@ async def load_demo(uow: RecordsUnitOfWork, settings: RecordsSettings) -> bool:
             subject=str(demo_id("user", PROVINCE_ADMIN)),
             kind="user",
             grants=(Grant("province_admin", str(year_cmd.province_id)),),
-            token_id="demo",
+            token_id=f"demo-{uuid.uuid4().hex}",
             expires_at=at + timedelta(minutes=5),
         )
     )

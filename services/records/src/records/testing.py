@@ -29,6 +29,7 @@ from common.events.identity import OrgLevel, OrgUnitCreated
 from common.messaging.tables import outbox
 from common.testing import DatabaseFactory, TokenIssuer, Unique
 from records.app import create_app
+from records.handlers.base import school_today
 from records.handlers.calendar import record_org_unit
 from records.settings import RecordsSettings
 from records.uow import RecordsUnitOfWork
@@ -73,8 +74,16 @@ def calendar_body(province: uuid.UUID, first: int) -> dict[str, Any]:
                 "mid_term_from": f"{first}-10-15",
                 "mid_term_to": f"{first}-11-15",
             },
-            {"period": "term_2", "starts_on": f"{first + 1}-01-16", "ends_on": f"{first + 1}-05-31"},
-            {"period": "summer", "starts_on": f"{first + 1}-06-01", "ends_on": f"{first + 1}-07-31"},
+            {
+                "period": "term_2",
+                "starts_on": f"{first + 1}-01-16",
+                "ends_on": f"{first + 1}-05-31",
+            },
+            {
+                "period": "summer",
+                "starts_on": f"{first + 1}-06-01",
+                "ends_on": f"{first + 1}-07-31",
+            },
         ],
     }
 
@@ -180,7 +189,7 @@ async def seed_units(uow: RecordsUnitOfWork, units: Units) -> None:
     """The org tree as identity's events would have brought it (the consumer's own handler)."""
     at = datetime.now(UTC)
 
-    def event(
+    def event(  # noqa: PLR0917 - the fields of the event, in its order
         unit: uuid.UUID,
         kind: OrgLevel,
         code: str,
@@ -244,7 +253,7 @@ async def records_world(
         await seed_units(RecordsUnitOfWork(deps.sessionmaker, source="records"), units)
         world = RecordsWorld(app, client, token_issuer, deps.sessionmaker, units, unique)
         admin = world.as_(world.province_admin, f"province_admin@{units.province}")
-        code, _, _ = school_year_around(date.today())
+        code, _, _ = school_year_around(school_today())
         first = int(code[:4])
         for year_first, attr in ((first, "year_id"), (first - 1, "last_year_id")):
             response = await client.post(
