@@ -292,6 +292,16 @@ def _document_problems(schema: dict[str, Any]) -> None:
         for operation in path_item.values():
             if not isinstance(operation, dict):
                 continue
+            if "requestBody" in operation:
+                # A body that is not JSON (or not the declared form) is refused before any
+                # validation, as 400 bad-request: every operation with a body can answer it.
+                operation.setdefault("responses", {}).setdefault(
+                    "400",
+                    {
+                        "description": HTTP_PROBLEMS[400][1],
+                        "content": {"application/json": {"schema": {"$ref": ref}}},
+                    },
+                )
             for status, response in operation.get("responses", {}).items():
                 if not status.isdigit() or int(status) < 400:
                     continue

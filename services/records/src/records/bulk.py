@@ -249,7 +249,8 @@ async def load_sheets(
                     enrolments |= await uow.records.enrolments_in_class(row.id, new)
             base.columns = columns
             try:
-                wanted = _parse_cells(base, bulk.cells, enrolments, bulk.assessed_on)
+                # A new sheet has no current values: every cell is a change.
+                wanted = _parse_cells(base, bulk.cells, enrolments, bulk.assessed_on, {})
             except CellsInvalid as exc:
                 errors.extend(exc.errors)
                 continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
+from records.handlers.base import school_today
 from records.testing import RecordsWorld, calendar_body
 
 
@@ -85,7 +86,7 @@ async def test_primary_sheets_have_levels_scores_at_tests_and_fifteen_qualities(
     world = records_world
     school, homeroom, teacher = world.units.primary, uuid.uuid4(), uuid.uuid4()
     class_id = await world.new_class(school, 5, homeroom=homeroom)
-    await world.add_students(class_id, school, ["Mai Anh Thư"], date.today() - timedelta(days=1))
+    await world.add_students(class_id, school, ["Mai Anh Thư"], school_today() - timedelta(days=1))
     await world.assign(class_id, school, "toan", "term_1", teacher)
     me = world.teacher(teacher, school)
     toan = await world.client.get(f"/classes/{class_id}/sheets/toan/end_term_1", headers=me)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
+from typing import Any
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from records.handlers.base import school_today
 from records.models import StudentRow
 from records.testing import RecordsWorld
 
 
-def fill_template(template: bytes, rows: list[list[object]]) -> bytes:
+def fill_template(template: bytes, rows: list[list[Any]]) -> bytes:
     book = load_workbook(io.BytesIO(template))
     sheet = book.worksheets[0]
     header = next(r for r in range(1, 15) if sheet.cell(r, 1).value == "STT")
@@ -30,7 +32,7 @@ def fill_template(template: bytes, rows: list[list[object]]) -> bytes:
     return buffer.getvalue()
 
 
-def row(stt: int, name: str, national_id: str | None, born: str = "12/03/2014") -> list[object]:
+def row(stt: int, name: str, national_id: str | None, born: str = "12/03/2014") -> list[Any]:
     return [
         stt,
         name,
@@ -59,7 +61,7 @@ async def test_a_class_list_is_imported_all_or_nothing(records_world: RecordsWor
     class_id = await world.new_class(school, 6)
     template = await world.client.get("/templates/class-list.xlsx", headers=admin)
     assert template.status_code == 200
-    starts = (date.today() - timedelta(days=3)).isoformat()
+    starts = (school_today() - timedelta(days=3)).isoformat()
     ids = [f"0792{uuid.uuid4().int % 10**8:08d}" for _ in range(3)]
 
     bad = fill_template(

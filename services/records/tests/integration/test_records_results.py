@@ -143,9 +143,7 @@ async def test_a_year_is_computed_explained_confirmed_and_approved(
 
     # A change of any input voids the confirmation and the approval with it.
     await fill(world, class_id, me, "toan", "term_2", {good: "8"}, date(first + 1, 4, 2))
-    after = (
-        await world.client.get(f"/classes/{class_id}/results/year", headers=leader)
-    ).json()
+    after = (await world.client.get(f"/classes/{class_id}/results/year", headers=leader)).json()
     assert after["review"] is None
     problem(
         await world.client.post(f"/classes/{class_id}/results/year/approve", headers=leader),
@@ -159,9 +157,7 @@ async def test_confirming_incomplete_results_is_refused(records_world: RecordsWo
     school = world.units.thcs
     homeroom = uuid.uuid4()
     class_id = await world.new_class(school, 7, homeroom=homeroom, year_id=world.last_year_id)
-    await world.add_students(
-        class_id, school, ["Hồ Thị Mai"], date(world.last_year_first, 8, 15)
-    )
+    await world.add_students(class_id, school, ["Hồ Thị Mai"], date(world.last_year_first, 8, 15))
     body = problem(
         await world.client.post(
             f"/classes/{class_id}/results/term_1/confirm",
@@ -207,7 +203,11 @@ async def test_a_transfer_mid_year_keeps_the_first_term_with_the_first_school(
     class_b = await world.new_class(world.units.other_thcs, 6, year_id=world.last_year_id)
     joined = await world.client.post(
         f"/students/{moving}/movements",
-        json={"kind": "transfer_in", "effective_on": f"{first + 1}-01-21", "to_class_id": str(class_b)},
+        json={
+            "kind": "transfer_in",
+            "effective_on": f"{first + 1}-01-21",
+            "to_class_id": str(class_b),
+        },
         headers=world.admin_of(world.units.other_thcs),
     )
     assert joined.status_code == 201, joined.text
@@ -230,9 +230,7 @@ async def test_a_transfer_mid_year_keeps_the_first_term_with_the_first_school(
     assert year.json()["class_id"] == str(class_b)
     assert findings["subject_average.term_1.toan"]["value"] == "7.5"
     # The old school no longer reads the student who left it.
-    gone = await world.client.get(
-        f"/students/{moving}", headers=world.leader_of(world.units.thcs)
-    )
+    gone = await world.client.get(f"/students/{moving}", headers=world.leader_of(world.units.thcs))
     assert gone.status_code == 403
     history = await world.client.get(
         f"/students/{moving}/history", headers=world.leader_of(world.units.other_thcs)

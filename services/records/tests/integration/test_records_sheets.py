@@ -10,8 +10,10 @@ from datetime import date, timedelta
 
 import httpx
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
+from records.handlers.base import school_today
 from records.models import EntryChangeRow, EntryRow
 from records.testing import RecordsWorld
 
@@ -31,7 +33,7 @@ async def grade6_class(world: RecordsWorld) -> tuple[uuid.UUID, uuid.UUID, list[
     """A grade-6 class of this year with four students and a maths teacher for term 1."""
     school = world.units.thcs
     class_id = await world.new_class(school, 6)
-    students = await world.add_students(class_id, school, NAMES, date.today() - timedelta(days=1))
+    students = await world.add_students(class_id, school, NAMES, school_today() - timedelta(days=1))
     teacher = uuid.uuid4()
     await world.assign(class_id, school, "toan", "term_1", teacher)
     return class_id, teacher, students
@@ -117,7 +119,9 @@ async def test_two_saves_from_one_version_one_wins_the_other_gets_412(
     winner = first if first.status_code == 200 else second
     kept = {r["student_id"]: r["cells"] for r in winner.json()["rows"]}[str(students[0])]["gk"]
     sheet = await world.client.get(sheet_url(class_id), headers=me)
-    assert {r["student_id"]: r["cells"] for r in sheet.json()["rows"]}[str(students[0])]["gk"] == kept
+    assert {r["student_id"]: r["cells"] for r in sheet.json()["rows"]}[str(students[0])][
+        "gk"
+    ] == kept
 
 
 async def test_bad_cells_are_all_reported_and_nothing_is_written(
@@ -143,9 +147,7 @@ async def test_bad_cells_are_all_reported_and_nothing_is_written(
     )
     body = assert_problem(response, 422, "cells-invalid")
     codes = sorted(e["code"] for e in body["errors"])
-    assert codes == sorted(
-        ["cell-invalid"] * 3 + ["student-not-in-class", "column-unknown"]
-    ), body
+    assert codes == sorted(["cell-invalid"] * 3 + ["student-not-in-class", "column-unknown"]), body
     assert all(e["message"] for e in body["errors"])
     assert await entry_count(world) == before
     sheet = await world.client.get(sheet_url(class_id), headers=me)
@@ -160,8 +162,11 @@ async def test_each_refusal_is_a_clear_problem(records_world: RecordsWorld) -> N
     url = sheet_url(class_id)
 
     # Without If-Match: 428; with a stale one: 412.
-    assert_problem(await world.client.patch(url, json={"cells": cell}, headers=me), 428,
-                   "precondition-required")
+    assert_problem(
+        await world.client.patch(url, json={"cells": cell}, headers=me),
+        428,
+        "precondition-required",
+    )
     assert_problem(
         await world.client.patch(url, json={"cells": cell}, headers={**me, "If-Match": '"7"'}),
         412,
@@ -198,12 +203,12 @@ async def test_each_refusal_is_a_clear_problem(records_world: RecordsWorld) -> N
         "entry-outside-window",
     )
     # A student who joins the class later is not assessable before that day.
-    late = await world.add_students(class_id, world.units.thcs, ["Võ Văn Muộn"], date.today())
+    late = await world.add_students(class_id, world.units.thcs, ["Võ Văn Muộn"], school_today())
     response = await world.client.patch(
         url,
         json={
             "cells": [{"student_id": str(late[0]), "column": "tx1", "value": "8"}],
-            "assessed_on": (date.today() - timedelta(days=1)).isoformat(),
+            "assessed_on": (school_today() - timedelta(days=1)).isoformat(),
         },
         headers={**me, "If-Match": '"0"'},
     )
@@ -215,15 +220,13 @@ async def test_each_refusal_is_a_clear_problem(records_world: RecordsWorld) -> N
 
 async def test_excel_round_trip_of_a_grade_sheet(records_world: RecordsWorld) -> None:
     world = records_world
-    class_id, teacher, students = await grade6_class(world)
+    class_id, teacher, _students = await grade6_class(world)
     me = world.teacher(teacher, world.units.thcs)
     exported = await world.client.get(f"{sheet_url(class_id)}/xlsx", headers=me)
     assert exported.status_code == 200, exported.text
     book = load_workbook(io.BytesIO(exported.content))
     sheet = book.worksheets[0]
-    header_row = next(
-        r for r in range(1, 20) if sheet.cell(r, 1).value == "STT"
-    )
+    header_row = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "STT")
     headers = [c.value for c in sheet[header_row]]
     tx1 = headers.index("ĐĐGtx 1") + 1
     for offset, value in enumerate([8, 7.5, 6, 9]):
@@ -257,7 +260,7 @@ async def test_excel_round_trip_of_a_grade_sheet(records_world: RecordsWorld) ->
     )
     body = assert_problem(refused, 422, "workbook-invalid")
     assert body["errors"][0]["row"] == header_row + 2
-    assert body["errors"][0]["column"] == sheet.cell(1, tx1).column_letter
+    assert body["errors"][0]["column"] == get_column_letter(tx1)
     assert "10" in body["errors"][0]["message"]
     assert await entry_count(world) == before
     # And an importer who may not write the sheet is refused before anything is read.
@@ -266,3 +269,40 @@ async def test_excel_round_trip_of_a_grade_sheet(records_world: RecordsWorld) ->
         f"{sheet_url(class_id)}/import", files={"file": ("c.xlsx", fresh.content)}, headers=other
     )
     assert response.status_code == 403
+
+
+async def test_excel_import_works_when_a_student_has_left_the_class(
+    records_world: RecordsWorld,
+) -> None:
+    # The workbook sends every row back, the left student's (unchanged, empty) cells too.
+    world = records_world
+    school = world.units.thcs
+    class_id = await world.new_class(school, 6)
+    staying, leaving = await world.add_students(
+        class_id, school, ["Kha Minh Tâm", "Âu Thị Vân"], school_today() - timedelta(days=2)
+    )
+    teacher = uuid.uuid4()
+    await world.assign(class_id, school, "toan", "term_1", teacher)
+    me = world.teacher(teacher, school)
+    left = await world.client.post(
+        f"/students/{leaving}/movements",
+        json={"kind": "drop_out", "effective_on": school_today().isoformat()},
+        headers=world.admin_of(school),
+    )
+    assert left.status_code == 201, left.text
+    exported = await world.client.get(f"{sheet_url(class_id)}/xlsx", headers=me)
+    book = load_workbook(io.BytesIO(exported.content))
+    sheet = book.worksheets[0]
+    header_row = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "STT")
+    tx1 = [c.value for c in sheet[header_row]].index("ĐĐGtx 1") + 1
+    names = [sheet.cell(r, 3).value for r in range(header_row + 1, header_row + 3)]
+    sheet.cell(header_row + 1 + names.index("Kha Minh Tâm"), tx1).value = 8
+    buffer = io.BytesIO()
+    book.save(buffer)
+    imported = await world.client.post(
+        f"{sheet_url(class_id)}/import", files={"file": ("a.xlsx", buffer.getvalue())}, headers=me
+    )
+    assert imported.status_code == 200, imported.text
+    cells = {r["student_id"]: r["cells"] for r in imported.json()["rows"]}
+    assert cells[str(staying)] == {"tx1": "8.0"}
+    assert cells[str(leaving)] == {}

@@ -265,8 +265,13 @@ def _parse_cells(
     cells: Sequence[CellInput],
     enrolments: dict[uuid.UUID, list[EnrolmentRow]],
     on: date,
+    current: dict[tuple[uuid.UUID, str], str],
 ) -> dict[tuple[uuid.UUID, str], str | None]:
-    """Every cell parsed, or ``CellsInvalid`` naming every one that does not fit."""
+    """The cells that change, parsed, or ``CellsInvalid`` naming every one that does not fit.
+
+    A cell sent with its current value is no change and needs no enrolment that day: an Excel
+    sheet sends every row back, including students who have since left the class.
+    """
     columns = {c.code: c for c in view.columns}
     students = {s.id for s, _ in view.roster}
     errors: list[CellError] = []
@@ -274,17 +279,26 @@ def _parse_cells(
     for cell in cells:
         column = columns.get(cell.column)
         problem: tuple[str, str] | None = None
+        key = (cell.student_id, cell.column)
         if column is None:
             problem = ("column-unknown", "Sổ không có cột này")
         elif cell.student_id not in students:
             problem = ("student-not-in-class", "Học sinh không thuộc lớp")
-        elif not _enrolled_on(enrolments.get(cell.student_id, []), on):
-            problem = ("student-not-enrolled", f"Học sinh không học ở lớp vào ngày {on:%d/%m/%Y}")
         else:
             try:
-                wanted[(cell.student_id, cell.column)] = parse_cell(column.kind, cell.value)
+                value = parse_cell(column.kind, cell.value)
             except CellInvalid as exc:
                 problem = (exc.code, exc.title_vi)
+            else:
+                if value == current.get(key):
+                    continue
+                if not _enrolled_on(enrolments.get(cell.student_id, []), on):
+                    problem = (
+                        "student-not-enrolled",
+                        f"Học sinh không học ở lớp vào ngày {on:%d/%m/%Y}",
+                    )
+                else:
+                    wanted[key] = value
         if problem is not None:
             errors.append(CellError(cell.student_id, cell.column, *problem))
     if errors:
@@ -374,8 +388,8 @@ async def save_sheet(
         windows = await uow.records.period_windows(row.school_year_id)
         _check_date(entry_window(windows, cmd.period, grace_days), cmd.period, on, today)
         enrolments = await uow.records.enrolments_in_class(row.id, [s.id for s, _ in view.roster])
-        wanted = _parse_cells(view, cmd.cells, enrolments, on)
         current = {k: e.value for k, e in (await uow.records.entries(sheet.id)).items()}
+        wanted = _parse_cells(view, cmd.cells, enrolments, on, current)
         now = utcnow()
         version = sheet.version + 1
         diff = _diff(sheet.id, wanted, current, version, actor, person, cmd.via, on, now)

@@ -1,0 +1,212 @@
+"""Records' OpenAPI, fuzzed with Schemathesis: no answer is a 5xx, every 4xx is problem+json,
+answers conform to the schema; and a read-only caller fuzzing every route writes nothing.
+
+The world's app runs on the session's event loop, so Schemathesis (which calls synchronously,
+through ``requests``) talks to it over a loopback port (``common.testing.serving``) from a worker
+thread. The schema is taken from an app built at import time, so each operation is its own test.
+Generation is positive and negative, with random path parameters and with those of a populated
+class (its students, the current school year), so that requests get past the 404s.
+
+Failures are collected rather than raised inside Hypothesis, so nothing is shrunk and every
+distinct failure (by operation, check and status) is listed with a curl command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import pytest
+import pytest_asyncio
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy import text
+
+from common.messaging.tables import outbox
+from common.testing import serving
+from records.app import create_app
+from records.handlers.base import school_today
+from records.models import Base
+from records.settings import RecordsSettings
+from records.testing import DATA_KEY, RecordsWorld
+
+CHECKS: Final = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+def operations_of(schema: BaseSchema) -> list[Operation]:
+    """Every operation of ``schema``; one Schemathesis cannot read fails the test."""
+    found: list[Operation] = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        found.append(result.ok())
+    return found
+
+
+SCHEMA: Final = schemathesis.openapi.from_dict(
+    create_app(RecordsSettings(data_key=SecretStr(DATA_KEY))).openapi()
+)
+OPERATIONS: Final = {op.label: op for op in operations_of(SCHEMA)}
+
+
+MAX_EXAMPLES: Final = 25
+NAMES: Final = ["Trần Văn Bình", "Nguyễn Thị An", "Lê Minh Anh"]
+
+
+@dataclass
+class Fuzzed:
+    world: RecordsWorld
+    base_url: str
+    known: dict[str, str]  # path parameters of a populated class
+    teacher: uuid.UUID
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fuzzed(records_world: RecordsWorld) -> AsyncIterator[Fuzzed]:
+    world = records_world
+    school = world.units.thcs
+    teacher = uuid.uuid4()
+    class_id = await world.new_class(school, 6, homeroom=teacher)
+    students = await world.add_students(class_id, school, NAMES, school_today() - timedelta(days=1))
+    await world.assign(class_id, school, "toan", "term_1", teacher)
+    known = {
+        "class_id": str(class_id),
+        "student_id": str(students[0]),
+        "year_id": str(world.year_id),
+        "sheet": "toan",
+        "period": "term_1",
+        "subject": "toan",
+        "term": "term_1",
+        "grade": "6",
+    }
+    async with serving(world.app) as base_url:
+        yield Fuzzed(world, base_url, known, teacher)
+
+
+def fuzz(
+    label: str, base_url: str, headers: dict[str, str], known: dict[str, str], examples: int
+) -> tuple[Counter[int], list[str]]:
+    """Fuzz one operation; returns (statuses answered, distinct failures)."""
+    operation = OPERATIONS[label]
+    wanted = {p.name for p in operation.path_parameters}
+    fixed = {k: v for k, v in known.items() if k in wanted}
+    strategies = [
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+    ]
+    if fixed:
+        strategies.append(
+            operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed)
+        )
+    failures: dict[str, str] = {}
+    sent: Counter[int] = Counter()
+
+    def fail(key: str, case: Case[Any], detail: str) -> None:
+        failures.setdefault(key, f"{detail}\n  {case.as_curl_command(base_url=base_url)}")
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=st.one_of(strategies))
+    def run(case: Case[Any]) -> None:
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
+        status = response.status_code
+        sent[status] += 1
+        if status >= 500:
+            fail(f"{status}", case, f"{label}: {status} {response.content[:2000]!r}")
+            return
+        content_type = response.headers.get("content-type", [""])[0]
+        if status >= 400 and not content_type.startswith("application/problem+json"):
+            fail(f"{status}-type", case, f"{label}: {status} as {content_type!r}")
+        checks = CHECKS
+        try:
+            case.validate_response(response, checks=checks, headers=headers)
+        except (AssertionError, FailureGroup) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            fail(f"check-{status}-{first}", case, f"{label}: {status}: {str(exc)[:1500]}")
+
+    run()
+    return sent, list(failures.values())
+
+
+Caller = Callable[[Fuzzed], dict[str, str]]
+CALLERS: Final[dict[str, Caller]] = {
+    "anonymous": lambda f: {},
+    "school_admin": lambda f: f.world.admin_of(f.world.units.thcs),
+    "teacher": lambda f: f.world.teacher(f.teacher, f.world.units.thcs),
+}
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+@pytest.mark.parametrize("label", list(OPERATIONS))
+async def test_fuzz_operation(fuzzed: Fuzzed, label: str, caller: str) -> None:
+    headers = CALLERS[caller](fuzzed)
+    examples = MAX_EXAMPLES if caller != "anonymous" else 10
+
+    statuses, failures = await asyncio.to_thread(
+        fuzz, label, fuzzed.base_url, headers, fuzzed.known, examples
+    )
+
+    assert statuses.total() > 0
+    assert failures == [], "\n\n".join(failures)
+    answered = {s for s in statuses if s != 401}
+    if caller == "anonymous" and "/api/v1/" in label:
+        assert not any(200 <= s < 300 for s in statuses), statuses
+    elif caller != "anonymous":
+        assert answered, f"the token was never accepted: {statuses}"
+
+
+async def _snapshot(world: RecordsWorld) -> dict[str, Any]:
+    tables = sorted({t.name for t in Base.metadata.sorted_tables} | {outbox.name})
+    state: dict[str, Any] = {}
+    async with world.sessions() as session:
+        for table in tables:
+            state[table] = await session.scalar(
+                text(
+                    f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|'"
+                    f" ORDER BY t::text)), '') FROM {table} t"
+                )
+            )
+    return state
+
+
+async def test_a_province_inspector_fuzzing_every_route_writes_nothing(fuzzed: Fuzzed) -> None:
+    world = fuzzed.world
+    headers = world.as_(uuid.uuid4(), f"province_inspector@{world.units.province}")
+    before = await _snapshot(world)
+
+    failures: list[str] = []
+    total: Counter[int] = Counter()
+    for label in OPERATIONS:
+        statuses, found = await asyncio.to_thread(
+            fuzz, label, fuzzed.base_url, headers, fuzzed.known, 10
+        )
+        total += statuses
+        failures += found
+
+    assert await _snapshot(world) == before, "a read-only role changed records"
+    assert total[403] > 0, total  # the writes were tried, and refused
+    assert any(200 <= s < 300 for s in total), total  # the reads were answered
+    assert failures == [], "\n\n".join(failures)
