@@ -52,7 +52,16 @@ class Scope(StrEnum):
 
     PROVINCE = "province"  # the province the resource belongs to (calendar, curriculum)
     SCHOOL = "school"  # the school the resource belongs to (by grant at it or above it)
+    UNIT = "unit"  # the district office or department the request names (inspection windows)
     MINE = "mine"  # the caller's own things; any grant at all
+
+
+class LockScope(StrEnum):
+    """What a write route is refused for while a lock holds (``handlers.locks``)."""
+
+    NONE = "none"  # reads; the department's calendar; locks themselves; the correction workflow
+    SCHOOL = "school"  # a school's data with no period: refused by inspection windows, year locks
+    PERIOD = "period"  # a period's data: refused by the lock of that period too
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,7 @@ class EndpointRule:
     scope: Scope
     owner: Owner
     writes: bool
+    lock: LockScope = LockScope.NONE
 
 
 R = EndpointRule
@@ -77,33 +87,37 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ),
     ("GET", "/rule-sets"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
     # Classes, students, movements, assignments: the school's admin board (R9, R24, R35).
-    ("POST", "/classes"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("POST", "/classes"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.SCHOOL),
     ("GET", "/classes"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
     ("GET", "/classes/{class_id}"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
-    ("PATCH", "/classes/{class_id}"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("PATCH", "/classes/{class_id}"): R(
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.SCHOOL
+    ),
     ("GET", "/classes/{class_id}/students"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("POST", "/classes/{class_id}/students"): R(
-        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True, LockScope.SCHOOL
     ),
     ("GET", "/classes/{class_id}/students.xlsx"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("POST", "/classes/{class_id}/students/import"): R(
-        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True, LockScope.SCHOOL
     ),
     ("GET", "/templates/class-list.xlsx"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
     ("GET", "/students/{student_id}"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("PATCH", "/students/{student_id}"): R(
-        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.HOMEROOM, True, LockScope.SCHOOL
     ),
     ("GET", "/students/{student_id}/history"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
-    ("POST", "/students/{student_id}/movements"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
+    ("POST", "/students/{student_id}/movements"): R(
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.SCHOOL
+    ),
     ("GET", "/students/{student_id}/results"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
@@ -111,10 +125,10 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("PUT", "/classes/{class_id}/assignments/{subject}/{term}"): R(
-        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.PERIOD
     ),
     ("DELETE", "/classes/{class_id}/assignments/{subject}/{term}"): R(
-        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
+        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.PERIOD
     ),
     ("GET", "/assignments/mine"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
     # Sheets: read by whoever reads the class; written only by the assigned teacher (R24).
@@ -122,31 +136,87 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("PATCH", "/classes/{class_id}/sheets/{sheet}/{period}"): R(
-        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True, LockScope.PERIOD
     ),
     ("GET", "/classes/{class_id}/sheets/{sheet}/{period}/xlsx"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("POST", "/classes/{class_id}/sheets/{sheet}/{period}/import"): R(
-        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True, LockScope.PERIOD
     ),
     ("PUT", "/classes/{class_id}/absences/{student_id}"): R(
-        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True, LockScope.PERIOD
     ),
     # Results: computed on read; confirmed by the homeroom teacher (R17), approved by a leader.
     ("GET", "/classes/{class_id}/results/{period}"): R(
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("POST", "/classes/{class_id}/results/{period}/confirm"): R(
-        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.HOMEROOM, True, LockScope.PERIOD
     ),
     ("POST", "/classes/{class_id}/results/{period}/approve"): R(
+        frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True, LockScope.PERIOD
+    ),
+    # Locks (R10, R34, R37) and inspection windows (R31); snapshots are what was locked.
+    ("POST", "/locks"): R(frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True),
+    ("POST", "/locks/{lock_id}/reopen"): R(
         frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True
     ),
+    ("GET", "/locks"): R(CLASS_READERS, Scope.SCHOOL, Owner.NONE, False),
+    ("POST", "/inspection-windows"): R(
+        frozenset({Role.PROVINCE_ADMIN, Role.DISTRICT_ADMIN}), Scope.UNIT, Owner.NONE, True
+    ),
+    ("POST", "/inspection-windows/{lock_id}/close"): R(
+        frozenset({Role.PROVINCE_ADMIN, Role.DISTRICT_ADMIN}), Scope.UNIT, Owner.NONE, True
+    ),
+    ("GET", "/classes/{class_id}/snapshots/{period}"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    # Corrections (R27): filed by the sheet's teacher, permitted by a leader, witnessed by an
+    # admin-board member and the homeroom teacher; each step's own checks are the handler's.
+    ("POST", "/corrections"): R(frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.SHEET_WRITER, True),
+    ("GET", "/corrections"): R(CLASS_READERS, Scope.SCHOOL, Owner.NONE, False),
+    ("GET", "/corrections/{correction_id}"): R(CLASS_READERS, Scope.SCHOOL, Owner.NONE, False),
+    ("PUT", "/corrections/{correction_id}/evidence"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("GET", "/corrections/{correction_id}/evidence"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.NONE, False
+    ),
+    ("POST", "/corrections/{correction_id}/permit"): R(
+        frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("POST", "/corrections/{correction_id}/reject"): R(
+        frozenset({Role.SCHOOL_LEADER}), Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("POST", "/corrections/{correction_id}/witness"): R(
+        SCHOOL_KEEPERS | {Role.TEACHER}, Scope.SCHOOL, Owner.NONE, True
+    ),
+    ("POST", "/corrections/{correction_id}/withdraw"): R(
+        frozenset({Role.TEACHER}), Scope.SCHOOL, Owner.NONE, True
+    ),
+    # Edit forensics: who changed what, when, how, and what it did to the results.
+    ("GET", "/classes/{class_id}/forensics"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("GET", "/classes/{class_id}/forensics.xlsx"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    ("GET", "/students/{student_id}/forensics"): R(
+        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+    ),
+    # The audit chain (R5): anyone who reads the school may verify it.
+    ("GET", "/schools/{school_id}/audit"): R(READERS, Scope.SCHOOL, Owner.NONE, False),
+    ("GET", "/schools/{school_id}/audit/verify"): R(READERS, Scope.SCHOOL, Owner.NONE, False),
+    # Progress of entry (R11, R26) for a school, a district (R7) or the province (R6).
+    ("GET", "/progress"): R(READERS, Scope.UNIT, Owner.NONE, False),
+    ("GET", "/progress.xlsx"): R(READERS, Scope.UNIT, Owner.NONE, False),
 }
 del R
 # Inspectors read, never write: checked once here rather than trusted to every row.
 assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
+# A read is never refused for a lock; a write says what a lock refuses it for.
+assert all(rule.lock is LockScope.NONE for rule in ENDPOINT_RULES.values() if not rule.writes)
 
 
 class Forbidden(Problem):

@@ -39,6 +39,7 @@ from records.domain.sheets import HOMEROOM_SHEETS, Column, homeroom_columns, sub
 from records.handlers.base import authorize_class, class_of, conflict, school_today, utcnow, year_of
 from records.handlers.calendar import entry_window, spec_of, window_of
 from records.handlers.classes import StudentProfile, _check_enrolment_date, _check_profile
+from records.handlers.locks import ensure_class_writable, ensure_writable
 from records.handlers.sheets import (
     CellError,
     CellInput,
@@ -118,6 +119,7 @@ async def enrol_students(
     async with uow:
         row = await class_of(uow, class_id, for_update=True)
         await authorize_class(uow, actor, rule("POST", "/classes/{class_id}/students/import"), row)
+        await ensure_class_writable(uow, row)
         year = await year_of(uow, row.school_year_id)
         _check_enrolment_date(year, starts_on)
         session = uow.records.session
@@ -193,6 +195,14 @@ async def load_sheets(
         row = await class_of(uow, class_id, for_update=True)
         school = await authorize_class(uow, actor, rule(*_LOAD_RULE), row)
         person = actor.person()
+        # A lock refuses a bulk load as it refuses the sheet API.
+        await ensure_writable(
+            uow,
+            school,
+            year_id=row.school_year_id,
+            class_id=row.id,
+            periods={bulk.period for bulk in sheets},
+        )
         year = await year_of(uow, row.school_year_id)
         windows = await uow.records.period_windows(year.id)
         subjects = {s.code: s for s in await uow.records.curriculum(year.id, row.grade)}

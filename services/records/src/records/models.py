@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -264,6 +265,7 @@ class EntryChangeRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(16))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    correction_id: Mapped[uuid.UUID | None]
 
 
 class AbsenceTotalRow(Base):
@@ -305,3 +307,176 @@ class ResultReviewRow(Base):
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     void_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class LockRow(Base):
+    """A term lock (khóa sổ, R10 R34 R37) or an inspection window (R31).
+
+    A term lock is a school's, for a period (a term or the year) and all or some classes; it
+    holds until reopened. An inspection window is set by a province or district admin over every
+    school under ``scope_unit_id`` and makes their data read-only between its two times.
+    """
+
+    __tablename__ = "locks"
+    __table_args__ = (
+        Index("ix_locks_school_live", "school_id", postgresql_where=text("reopened_at IS NULL")),
+        Index("ix_locks_scope_live", "scope_unit_id", postgresql_where=text("reopened_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "term" | "inspection"
+    scope_unit_id: Mapped[uuid.UUID]  # the school (term) or the district / department (inspection)
+    school_id: Mapped[uuid.UUID | None]  # term locks only
+    school_year_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school_years.id"))
+    period: Mapped[str | None] = mapped_column(String(8))  # term_1 / term_2 / year; None: all
+    class_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid()))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snapshot: Mapped[int | None] = mapped_column(Integer)
+    audit_head: Mapped[str | None] = mapped_column(String(64))
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened_by: Mapped[uuid.UUID | None]
+    reopen_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class SnapshotRow(Base):
+    """An immutable read of a class's results for a period, as locked or as corrected."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("class_id", "period", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    school_year_id: Mapped[uuid.UUID]
+    period: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
+    lock_id: Mapped[uuid.UUID | None]
+    correction_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    data_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class SnapshotCounterRow(Base):
+    """The snapshot version of a school's period: a lock takes the next, so does a correction."""
+
+    __tablename__ = "snapshot_counters"
+
+    school_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    school_year_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CorrectionRow(Base):
+    """A correction request on locked entries (R27): one student's cells of one sheet."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_school_status", "school_id", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    school_id: Mapped[uuid.UUID]
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"))
+    sheet: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(16))
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id"))
+    cells: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # [{column, old, new}]
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[uuid.UUID]
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    evidence_name: Mapped[str | None] = mapped_column(String(200))
+    evidence_type: Mapped[str | None] = mapped_column(String(100))
+    evidence: Mapped[bytes | None] = mapped_column(LargeBinary)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[uuid.UUID | None]
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(String(1000))
+    board_witness_id: Mapped[uuid.UUID | None]
+    board_witnessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    homeroom_witness_id: Mapped[uuid.UUID | None]
+    homeroom_witnessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    applied_snapshot: Mapped[int | None] = mapped_column(Integer)
+    closed_by: Mapped[uuid.UUID | None]
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRecordRow(Base):
+    """One record of a school's hash chain (R5): its content's hash joined to the previous."""
+
+    __tablename__ = "audit_chain"
+
+    school_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[uuid.UUID | None]
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The last record of each school's chain; locked while a record is appended."""
+
+    __tablename__ = "audit_heads"
+
+    school_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SheetProgressRow(Base):
+    """Entry progress of one sheet (R11, R26): cells required and entered, entered late.
+
+    Kept as entries change (not counted on each request), so province-wide figures are sums
+    over an index, whatever the number of entries.
+    """
+
+    __tablename__ = "sheet_progress"
+    __table_args__ = (
+        Index("ix_sheet_progress_school", "school_id", "school_year_id"),
+        Index("ix_sheet_progress_district", "district_id", "school_year_id"),
+        Index("ix_sheet_progress_province", "province_id", "school_year_id"),
+    )
+
+    class_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sheet: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    school_id: Mapped[uuid.UUID]
+    district_id: Mapped[uuid.UUID | None]
+    province_id: Mapped[uuid.UUID]
+    school_year_id: Mapped[uuid.UUID]
+    teacher_id: Mapped[uuid.UUID | None]
+    required: Mapped[int] = mapped_column(Integer, server_default="0")
+    entered: Mapped[int] = mapped_column(Integer, server_default="0")
+    late: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class MonthlyProgressRow(Base):
+    """Required cells entered per sheet and calendar month (R26: figures by month)."""
+
+    __tablename__ = "progress_monthly"
+    __table_args__ = (
+        Index("ix_progress_monthly_school", "school_id", "month"),
+        Index("ix_progress_monthly_district", "district_id", "month"),
+        Index("ix_progress_monthly_province", "province_id", "month"),
+    )
+
+    class_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sheet: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    school_id: Mapped[uuid.UUID]
+    district_id: Mapped[uuid.UUID | None]
+    province_id: Mapped[uuid.UUID]
+    entered: Mapped[int] = mapped_column(Integer, server_default="0")
+    late: Mapped[int] = mapped_column(Integer, server_default="0")

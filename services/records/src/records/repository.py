@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,17 @@ from records.models import (
     SheetRow,
     StudentRow,
     TeachingAssignmentRow,
+)
+
+_ENTRY_INSERT = pg_insert(EntryRow)
+_UPSERT_ENTRY = _ENTRY_INSERT.on_conflict_do_update(
+    index_elements=[EntryRow.sheet_id, EntryRow.student_id, EntryRow.column],
+    set_={
+        "value": _ENTRY_INSERT.excluded.value,
+        "assessed_on": _ENTRY_INSERT.excluded.assessed_on,
+        "entered_by": _ENTRY_INSERT.excluded.entered_by,
+        "entered_at": _ENTRY_INSERT.excluded.entered_at,
+    },
 )
 
 
@@ -344,18 +355,9 @@ class RecordsRepository:
     ) -> None:
         """Many cells in three statements: the hot path of a grade sheet (FACTS: batch rows)."""
         if upserts:
-            statement = pg_insert(EntryRow).values(list(upserts))
-            await self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[EntryRow.sheet_id, EntryRow.student_id, EntryRow.column],
-                    set_={
-                        "value": statement.excluded.value,
-                        "assessed_on": statement.excluded.assessed_on,
-                        "entered_by": statement.excluded.entered_by,
-                        "entered_at": statement.excluded.entered_at,
-                    },
-                )
-            )
+            # One statement executed with many parameter sets: compiled once and cached, where
+            # a fresh multi-row VALUES would be compiled on every save (bench.records).
+            await self.session.execute(_UPSERT_ENTRY, list(upserts))
         if deletions:
             await self.session.execute(
                 delete(EntryRow).where(
@@ -369,7 +371,7 @@ class RecordsRepository:
                 )
             )
         if changes:
-            await self.session.execute(pg_insert(EntryChangeRow).values(list(changes)))
+            await self.session.execute(insert(EntryChangeRow), list(changes))
 
     async def set_sheet_version(
         self, sheet_id: uuid.UUID, version: int, at: datetime, by: uuid.UUID

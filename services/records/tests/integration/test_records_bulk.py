@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from common.errors import Problem
 from records.testing import REPO
 
 # The generator lives in the repository's bench/, which is no installed package: the test loads
@@ -184,3 +185,17 @@ async def test_bulk_entries_read_back_through_the_sheet_api(records_world: Recor
     )
     assert saved.status_code == 200, saved.text
     assert saved.headers["etag"] == '"2"'
+
+
+async def test_a_bulk_load_never_overwrites_a_sheet(records_world: RecordsWorld) -> None:
+    world = records_world
+    class_id, sheets, first = await generated_class(world, 9, 4, seed=4)
+    actor = loader_actor(world.units.province, uuid.uuid4())
+    end = date(first + 1, 7, 31)
+    await load_sheets(uow(world), actor, class_id, sheets[:1], grace_days=GRACE_DAYS, today=end)
+    before = await count(world, EntryRow, class_id)
+    with pytest.raises(Problem) as refused:
+        await load_sheets(uow(world), actor, class_id, sheets[:2], grace_days=GRACE_DAYS, today=end)
+    assert (refused.value.status, refused.value.code) == (409, "sheet-exists")
+    assert await count(world, EntryRow, class_id) == before
+    assert await count(world, SheetRow, class_id) == 1

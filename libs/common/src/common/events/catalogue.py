@@ -22,7 +22,7 @@ from common.events.signing import DocumentSigned, SigningRequestCompleted
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.2.0"
+CATALOGUE_VERSION = "1.3.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,

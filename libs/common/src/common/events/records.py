@@ -95,6 +95,16 @@ class TermLocked(IntegrationEvent):
     class_ids: tuple[uuid.UUID, ...] = Field(description="Classes whose records the lock covers.")
     locked_at: AwareDatetime = Field(description="When the term was locked.")
     locked_by: uuid.UUID = Field(description="User id of the school leader who locked it.")
+    lock_id: uuid.UUID | None = Field(
+        default=None, description="Id of the lock in records (added in catalogue 1.3)."
+    )
+    audit_head: Sha256Hex | None = Field(
+        default=None,
+        description=(
+            "Hex SHA-256 head of the school's audit chain when the lock was recorded, so an "
+            "archived package pins the whole history before it (added in catalogue 1.3)."
+        ),
+    )
 
 
 class TermReopened(IntegrationEvent):
@@ -248,6 +258,7 @@ class WritePath(StrEnum):
     API = "api"
     EXCEL = "excel"
     BULK = "bulk"
+    CORRECTION = "correction"  # an applied correction of a locked entry (R27)
 
 
 class SheetCell(BaseModel):

@@ -115,3 +115,25 @@ async def authorize_student(
     if rule.owner is not Owner.NONE and held <= {"teacher"}:
         raise Forbidden("Teachers reach students through their classes")
     return school, None
+
+
+async def audit(  # noqa: PLR0917 - the record's fields, in its order
+    uow: RecordsUnitOfWork,
+    actor: Actor | None,
+    school_id: uuid.UUID,
+    action: str,
+    target: object,
+    content: dict[str, object],
+    at: datetime | None = None,
+) -> str:
+    """Append the write to the school's chain (R5); returns the new head."""
+    record = await uow.audit.append(
+        school_id,
+        action,
+        str(target),
+        content,
+        actor_id=actor.user_id if actor else None,
+        client_id=actor.client_id if actor else None,
+        at=at,
+    )
+    return record.hash

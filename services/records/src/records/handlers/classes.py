@@ -16,6 +16,7 @@ from records.access import Actor, Forbidden, rule
 from records.domain.curriculum import Level, Term, level_of_grade
 from records.domain.errors import DomainError
 from records.handlers.base import (
+    audit,
     authorize_class,
     authorize_student,
     class_of,
@@ -25,6 +26,7 @@ from records.handlers.base import (
     utcnow,
     year_of,
 )
+from records.handlers.locks import ensure_class_writable, ensure_writable
 from records.models import (
     ClassRow,
     EnrolmentRow,
@@ -89,6 +91,7 @@ async def create_class(uow: RecordsUnitOfWork, actor: Actor, cmd: CreateClass) -
         school = await school_unit(uow, cmd.school_id)
         actor.check(rule("POST", "/classes"), school)
         year = await _check_year_of_school(uow, school, cmd.school_year_id)
+        await ensure_writable(uow, school, year_id=year.id)
         level_of_grade(cmd.grade)
         if not school_teaches_grade(school.levels, cmd.grade):
             raise DomainError(
@@ -111,6 +114,14 @@ async def create_class(uow: RecordsUnitOfWork, actor: Actor, cmd: CreateClass) -
         if any(c.name.casefold() == cmd.name.casefold() for c in existing):
             raise conflict("class-exists", "Lớp đã có", f"{cmd.name} exists in {year.code}")
         uow.records.add(row)
+        await audit(
+            uow,
+            actor,
+            school.id,
+            "class.created",
+            row.id,
+            {"grade": row.grade, "name": row.name, "homeroom_teacher_id": row.homeroom_teacher_id},
+        )
         uow.emit(
             ClassCreated(
                 class_id=row.id,
@@ -135,7 +146,11 @@ async def set_homeroom_teacher(
     async with uow:
         row = await class_of(uow, class_id, for_update=True)
         await authorize_class(uow, actor, rule("PATCH", "/classes/{class_id}"), row)
+        await ensure_class_writable(uow, row)
         row.homeroom_teacher_id = teacher_id
+        await audit(
+            uow, actor, row.school_id, "class.homeroom_set", row.id, {"teacher_id": teacher_id}
+        )
         await uow.commit()
         return row
 
@@ -253,6 +268,7 @@ async def enrol_new_students(
     async with uow:
         row = await class_of(uow, class_id, for_update=True)
         await authorize_class(uow, actor, rule(*route), row)
+        await ensure_class_writable(uow, row)
         year = await year_of(uow, row.school_year_id)
         _check_enrolment_date(year, starts_on)
         seen_ids: set[str] = set()
@@ -297,6 +313,14 @@ async def enrol_new_students(
             )
             created.append(student)
         await uow.records.bump_class_version(row.id)
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "students.enrolled",
+            row.id,
+            {"students": [s.id for s in created], "starts_on": starts_on.isoformat()},
+        )
         await uow.commit()
         return created
 
@@ -315,7 +339,10 @@ async def update_student(
         student = await uow.records.student(student_id, for_update=True)
         if student is None:
             raise not_found("Student", student_id)
-        await authorize_student(uow, actor, rule("PATCH", "/students/{student_id}"), student)
+        school, current = await authorize_student(
+            uow, actor, rule("PATCH", "/students/{student_id}"), student
+        )
+        await ensure_writable(uow, school, year_id=current.school_year_id if current else None)
         if student.version != if_match:
             from records.handlers.sheets import stale  # noqa: PLC0415 - one shared 412 shape
 
@@ -324,6 +351,10 @@ async def update_student(
         _apply_profile(student, profile, box, digest)
         student.version += 1
         student.updated_at = utcnow()
+        # The chain records that the profile changed and its version, not the personal data.
+        await audit(
+            uow, actor, school.id, "student.updated", student.id, {"version": student.version}
+        )
         await uow.commit()
         return student
 
@@ -463,7 +494,13 @@ async def record_movement(uow: RecordsUnitOfWork, actor: Actor, cmd: RecordMovem
             target = await _check_transfer_in(uow, student, target)
             actor.check(route, await school_unit(uow, target.school_id))
         else:
-            actor.check(route, await school_unit(uow, student.school_id))
+            home = await school_unit(uow, student.school_id)
+            actor.check(route, home)
+            current = await uow.records.open_enrolment(student.id)
+            if current is not None:
+                await ensure_class_writable(uow, await class_of(uow, current.class_id))
+        if target is not None:
+            await ensure_class_writable(uow, target)
         from_school = student.school_id
         from_class = await _apply_movement(uow, student, cmd, target)
         now = utcnow()
@@ -481,6 +518,23 @@ async def record_movement(uow: RecordsUnitOfWork, actor: Actor, cmd: RecordMovem
             recorded_at=now,
         )
         uow.records.add(movement)
+        for school_id in dict.fromkeys([from_school, student.school_id]):
+            await audit(
+                uow,
+                actor,
+                school_id,
+                "student.movement",
+                student.id,
+                {
+                    "movement_id": movement.id,
+                    "kind": cmd.kind.value,
+                    "effective_on": cmd.effective_on.isoformat(),
+                    "from_class_id": from_class,
+                    "to_class_id": movement.to_class_id,
+                    "to_school_id": movement.to_school_id,
+                },
+                at=now,
+            )
         event_kind = _EVENT_KIND.get(cmd.kind)
         if event_kind is not None and from_class is not None:
             await _emit_transfer(uow, student, movement, event_kind, from_class)
@@ -543,6 +597,7 @@ async def assign_teacher(
         await authorize_class(
             uow, actor, rule("PUT", "/classes/{class_id}/assignments/{subject}/{term}"), row
         )
+        await ensure_class_writable(uow, row, [term.value])
         if await uow.records.curriculum_subject(row.school_year_id, row.grade, subject) is None:
             raise DomainError(
                 "subject-not-in-grade",
@@ -558,6 +613,14 @@ async def assign_teacher(
         assignment.teacher_id = teacher_id
         assignment.assigned_by = actor.person()
         assignment.assigned_at = utcnow()
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "assignment.set",
+            row.id,
+            {"subject": subject, "term": term.value, "teacher_id": teacher_id},
+        )
         await uow.commit()
         return assignment
 
@@ -570,8 +633,17 @@ async def unassign_teacher(
         await authorize_class(
             uow, actor, rule("DELETE", "/classes/{class_id}/assignments/{subject}/{term}"), row
         )
+        await ensure_class_writable(uow, row, [term.value])
         if not await uow.records.delete_assignment(row.id, subject, term.value):
             raise not_found("Assignment", f"{subject}/{term.value}")
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "assignment.removed",
+            row.id,
+            {"subject": subject, "term": term.value},
+        )
         await uow.commit()
 
 

@@ -9,7 +9,7 @@ approval (R12) of one *data version* of the class: any later change of an input 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -20,6 +20,7 @@ from records.access import Actor, rule
 from records.domain.curriculum import Level, level_of_grade
 from records.domain.errors import DomainError
 from records.handlers.base import (
+    audit,
     authorize_class,
     authorize_student,
     class_of,
@@ -29,6 +30,7 @@ from records.handlers.base import (
     year_of,
 )
 from records.handlers.calendar import spec_of
+from records.handlers.locks import ensure_class_writable
 from records.models import ClassRow, EnrolmentRow, ResultReviewRow, SchoolYearRow, StudentRow
 from records.rules import Finding, RuleOptions, StudentInputs, StudentResults, rule_set_for
 from records.uow import RecordsUnitOfWork
@@ -63,6 +65,7 @@ class StudentOutcome:
     results: StudentResults
     findings: tuple[Finding, ...]
     missing: tuple[str, ...]
+    cells: Mapping[tuple[str, str, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ async def compute_class_results(
                 results=results,
                 findings=findings,
                 missing=missing,
+                cells=cells.get(student.id, {}),
             )
         )
     review = await uow.records.live_review(row.id, period.value)
@@ -219,6 +223,7 @@ async def set_absences(uow: RecordsUnitOfWork, actor: Actor, cmd: SetAbsences) -
         await authorize_class(
             uow, actor, rule("PUT", "/classes/{class_id}/absences/{student_id}"), row
         )
+        await ensure_class_writable(uow, row, ["year"])
         if cmd.student_id not in {
             s.id for s, _ in await uow.records.class_roster(row.id, date.min, date.max)
         }:
@@ -237,6 +242,14 @@ async def set_absences(uow: RecordsUnitOfWork, actor: Actor, cmd: SetAbsences) -
         )
         await uow.records.bump_class_version(row.id)
         await uow.records.void_reviews(row.id, ("year",), utcnow(), "input_changed")
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "absences.set",
+            cmd.student_id,
+            {"excused": cmd.excused_days, "unexcused": cmd.unexcused_days, "class_id": row.id},
+        )
         await uow.commit()
 
 
@@ -253,6 +266,7 @@ async def confirm_results(
         await authorize_class(
             uow, actor, rule("POST", "/classes/{class_id}/results/{period}/confirm"), row
         )
+        await ensure_class_writable(uow, row, [period.value])
         results = await compute_class_results(uow, row, period, options)
         if results.review is not None:
             raise conflict(
@@ -281,6 +295,15 @@ async def confirm_results(
             confirmed_at=utcnow(),
         )
         uow.records.add(review)
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "results.confirmed",
+            row.id,
+            {"period": period.value, "data_version": row.data_version, "review_id": review.id},
+            at=review.confirmed_at,
+        )
         await uow.commit()
         return review
 
@@ -294,6 +317,7 @@ async def approve_results(
         school = await authorize_class(
             uow, actor, rule("POST", "/classes/{class_id}/results/{period}/approve"), row
         )
+        await ensure_class_writable(uow, row, [period.value])
         review = await uow.records.live_review(row.id, period.value)
         if review is None:
             raise conflict(
@@ -307,6 +331,15 @@ async def approve_results(
         year = await year_of(uow, row.school_year_id)
         review.approved_by = actor.person()
         review.approved_at = utcnow()
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "results.approved",
+            row.id,
+            {"period": period.value, "data_version": review.data_version, "review_id": review.id},
+            at=review.approved_at,
+        )
         uow.emit(
             ResultsApproved(
                 review_id=review.id,
