@@ -179,6 +179,90 @@ class RecordsWorld:
         )
         assert response.status_code == 200, response.text
 
+    async def fill(  # noqa: PLR0917 - a sheet, who saves it, what and when
+        self,
+        class_id: uuid.UUID,
+        headers: dict[str, str],
+        sheet: str,
+        period: str,
+        values: dict[uuid.UUID, object],
+        on: date,
+    ) -> dict[str, Any]:
+        """Every graded column of a sheet for the given students, in one save."""
+        url = f"/classes/{class_id}/sheets/{sheet}/{period}"
+        current = await self.client.get(url, headers=headers)
+        assert current.status_code == 200, current.text
+        columns = [c["code"] for c in current.json()["columns"] if c["kind"] != "comment"]
+        cells = [
+            {"student_id": str(s), "column": column, "value": value}
+            for s, value in values.items()
+            for column in columns
+            if column != "retest"
+        ]
+        saved = await self.client.patch(
+            url,
+            json={"cells": cells, "assessed_on": on.isoformat()},
+            headers={**headers, "If-Match": current.headers["etag"]},
+        )
+        assert saved.status_code == 200, saved.text
+        body: dict[str, Any] = saved.json()
+        return body
+
+    async def subjects(self, grade: int, year_id: uuid.UUID) -> list[dict[str, Any]]:
+        response = await self.client.get(
+            f"/school-years/{year_id}/curriculum",
+            params={"grade": grade},
+            headers=self.admin_of(self.units.thcs),
+        )
+        assert response.status_code == 200, response.text
+        subjects: list[dict[str, Any]] = response.json()
+        return subjects
+
+    async def last_years_grade6(
+        self, school: uuid.UUID, names: list[str]
+    ) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+        """A grade-6 class of last year: (class, homeroom teacher, the teacher of every
+        subject in both terms, students)."""
+        homeroom, teacher = uuid.uuid4(), uuid.uuid4()
+        class_id = await self.new_class(school, 6, homeroom=homeroom, year_id=self.last_year_id)
+        students = await self.add_students(
+            class_id, school, names, date(self.last_year_first, 8, 15)
+        )
+        for subject in await self.subjects(6, self.last_year_id):
+            for term in ("term_1", "term_2"):
+                await self.assign(class_id, school, subject["code"], term, teacher)
+        return class_id, homeroom, teacher, students
+
+    async def complete_year(
+        self, school: uuid.UUID, names: list[str], score: str = "8"
+    ) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+        """``last_years_grade6`` with every sheet of both terms and conduct filled in."""
+        class_id, homeroom, teacher, students = await self.last_years_grade6(school, names)
+        first = self.last_year_first
+        me, gvcn = self.teacher(teacher, school), self.teacher(homeroom, school)
+        for subject in await self.subjects(6, self.last_year_id):
+            value = score if subject["form"] == "score" else "Đ"
+            for term, on in (("term_1", date(first, 12, 1)), ("term_2", date(first + 1, 4, 1))):
+                await self.fill(
+                    class_id, me, subject["code"], term, dict.fromkeys(students, value), on
+                )
+        for term, on in (("term_1", date(first, 12, 20)), ("term_2", date(first + 1, 5, 20))):
+            await self.fill(class_id, gvcn, "_conduct", term, dict.fromkeys(students, "T"), on)
+        return class_id, homeroom, teacher, students
+
+    async def approve(
+        self, class_id: uuid.UUID, school: uuid.UUID, homeroom: uuid.UUID, period: str
+    ) -> None:
+        """The homeroom teacher confirms, the leader approves (R17, R12)."""
+        confirmed = await self.client.post(
+            f"/classes/{class_id}/results/{period}/confirm", headers=self.teacher(homeroom, school)
+        )
+        assert confirmed.status_code == 201, confirmed.text
+        approved = await self.client.post(
+            f"/classes/{class_id}/results/{period}/approve", headers=self.leader_of(school)
+        )
+        assert approved.status_code == 200, approved.text
+
     async def outbox_types(self) -> list[str]:
         async with self.sessions() as session:
             rows = await session.execute(select(outbox.c.event_type).order_by(outbox.c.id))

@@ -52,12 +52,12 @@ from sqlalchemy import text
 from common.app import API_PREFIX
 from common.events.identity import OrgLevel, OrgUnitCreated, Role
 from common.messaging.tables import outbox
-from records.access import ENDPOINT_RULES, EndpointRule, Owner, Scope
+from records.access import ENDPOINT_RULES, EndpointRule, LockScope, Owner, Scope
 from records.excel.class_list import StudentProfileRow, export_class_list
 from records.excel.grade_sheet import XLSX_MEDIA_TYPE
 from records.handlers.base import school_today
 from records.handlers.calendar import record_org_unit
-from records.models import Base
+from records.models import Base, LockRow, SnapshotRow
 from records.testing import RecordsWorld, calendar_body
 from records.uow import RecordsUnitOfWork
 
@@ -204,6 +204,24 @@ async def target(records_world: RecordsWorld) -> Target:
     tables = sorted({t.name for t in Base.metadata.sorted_tables} | {outbox.name})
     side_class = await world.new_class(school, 6)
     other_province = await _seed_other_province(world)
+    async with world.sessions() as session:
+        # A locked snapshot to read: the matrix is about who reads it, not how it is made.
+        session.add(
+            SnapshotRow(
+                id=uuid.uuid4(),
+                class_id=class_id,
+                school_id=school,
+                school_year_id=world.year_id,
+                period="term_1",
+                version=1,
+                lock_id=None,
+                correction_id=None,
+                created_at=datetime.now(UTC),
+                data={"students": []},
+                data_sha256="0" * 64,
+            )
+        )
+        await session.commit()
     return Target(world, other_province, class_id, students, teachers, side_class, tables)
 
 
@@ -411,7 +429,78 @@ async def _approve(t: Target) -> Call:
     )
 
 
+async def _lock(t: Target) -> Call:
+    body = {
+        "school_id": str(t.school),
+        "school_year_id": str(t.world.year_id),
+        "period": "term_1",
+        "class_ids": [str(t.class_id)],
+    }
+    return Call(
+        "POST",
+        "/locks",
+        body,
+        ok=frozenset({409}),
+        ok_code="results-not-approved",
+        why_ok="authorised, but the class's results are not approved",
+    )
+
+
+async def _stored_lock(t: Target, kind: str) -> uuid.UUID:
+    """A lock written straight to the database: one that holds nothing the matrix touches (a
+    term lock of a class no case writes, a window that starts next month)."""
+    now = datetime.now(UTC)
+    lock = LockRow(
+        id=uuid.uuid4(),
+        kind=kind,
+        scope_unit_id=t.school if kind == "term" else t.world.units.district,
+        school_id=t.school if kind == "term" else None,
+        school_year_id=t.world.last_year_id if kind == "term" else None,
+        period="term_2" if kind == "term" else None,
+        class_ids=[t.side_class] if kind == "term" else None,
+        created_by=uuid.uuid4(),
+        created_at=now,
+        starts_at=now if kind == "term" else now + timedelta(days=30),
+        ends_at=None if kind == "term" else now + timedelta(days=31),
+        snapshot=1 if kind == "term" else None,
+    )
+    async with t.world.sessions() as session:
+        session.add(lock)
+        await session.commit()
+    return lock.id
+
+
+async def _reopen(t: Target) -> Call:
+    lock_id = await _stored_lock(t, "term")
+    return Call("POST", f"/locks/{lock_id}/reopen", {"reason": "Mở để sửa phân công"})
+
+
+async def _open_window(t: Target) -> Call:
+    # Next month, so it refuses nothing the other cases do now.
+    now = datetime.now(UTC)
+    body = {
+        "unit_id": str(t.world.units.district),
+        "starts_at": (now + timedelta(days=40)).isoformat(),
+        "ends_at": (now + timedelta(days=41)).isoformat(),
+        "reason": "Kiểm tra định kỳ",
+    }
+    return Call("POST", "/inspection-windows", body)
+
+
+async def _close_window(t: Target) -> Call:
+    lock_id = await _stored_lock(t, "inspection")
+    return Call("POST", f"/inspection-windows/{lock_id}/close", {"reason": "Kết thúc sớm"})
+
+
 BUILDERS: Final[dict[tuple[str, str], Builder]] = {
+    ("POST", "/locks"): _lock,
+    ("POST", "/locks/{lock_id}/reopen"): _reopen,
+    ("GET", "/locks"): _reader("/locks", school_id="{school}"),
+    ("POST", "/inspection-windows"): _open_window,
+    ("POST", "/inspection-windows/{lock_id}/close"): _close_window,
+    ("GET", "/classes/{class_id}/snapshots/{period}"): _reader(
+        "/classes/{class_id}/snapshots/term_1"
+    ),
     ("POST", "/school-years"): _create_year,
     ("GET", "/school-years"): _reader("/school-years"),
     ("GET", "/school-years/{year_id}"): _reader("/school-years/{year_id}"),
@@ -613,3 +702,97 @@ async def test_every_route_with_a_row_needs_a_token(target: Target) -> None:
             if await target.snapshot() != before:
                 wrong.append(f"{method} {path} {auth}: changed something")
     assert wrong == []
+
+
+# --- a lock refuses every write path (R10, R31, R34)
+
+# Writes no lock refuses, each with why. A new write route must say what a lock refuses it for
+# (``EndpointRule.lock``) or be listed here: otherwise this suite fails.
+UNLOCKED_WRITES: Final[dict[tuple[str, str], str]] = {
+    ("POST", "/school-years"): "the department's calendar, not a school's data",
+    ("PUT", "/school-years/{year_id}/curriculum/{grade}/{code}"): "the department's curricula",
+    ("POST", "/locks"): "locking is what locks are made by",
+    ("POST", "/locks/{lock_id}/reopen"): "reopening is how a lock ends",
+    ("POST", "/inspection-windows"): "windows are made by the inspecting authority",
+    ("POST", "/inspection-windows/{lock_id}/close"): "closing is how a window ends early",
+    ("POST", "/corrections"): "the correction workflow is the one way to change locked entries",
+    ("PUT", "/corrections/{correction_id}/evidence"): "a step of the correction workflow",
+    ("POST", "/corrections/{correction_id}/permit"): "a step of the correction workflow",
+    ("POST", "/corrections/{correction_id}/reject"): "a step of the correction workflow",
+    ("POST", "/corrections/{correction_id}/witness"): "a step of the correction workflow",
+    ("POST", "/corrections/{correction_id}/withdraw"): "a step of the correction workflow",
+}
+# The consumers that write, and why no lock holds them: none writes a school's data yet.
+UNLOCKED_CONSUMERS: Final[dict[str, str]] = {
+    "record_org_unit": "identity's org tree, kept as a copy; no school's data",
+}
+LOCKABLE: Final = [
+    pytest.param(method, path, id=f"{method} {path}")
+    for (method, path), rule in ENDPOINT_RULES.items()
+    if rule.writes and rule.lock is not LockScope.NONE
+]
+
+
+def test_every_write_route_and_consumer_says_what_a_lock_refuses() -> None:
+    from records.consumers import SUBSCRIPTIONS  # noqa: PLC0415
+
+    undeclared = sorted(
+        f"{method} {path}"
+        for (method, path), rule in ENDPOINT_RULES.items()
+        if rule.writes and rule.lock is LockScope.NONE and (method, path) not in UNLOCKED_WRITES
+    )
+    assert undeclared == [], f"write routes a lock would let through: {undeclared}"
+    declared_twice = sorted(
+        f"{m} {p}" for (m, p) in UNLOCKED_WRITES if ENDPOINT_RULES[m, p].lock is not LockScope.NONE
+    )
+    assert declared_twice == []
+    handlers = {h.__name__ for hs in SUBSCRIPTIONS.values() for h in hs}
+    assert handlers <= UNLOCKED_CONSUMERS.keys(), handlers - UNLOCKED_CONSUMERS.keys()
+
+
+def _authorised(t: Target, rule: EndpointRule) -> dict[str, str]:
+    """A caller the row admits, owner check included."""
+    if rule.owner is Owner.SHEET_WRITER:
+        return t.world.teacher(t.teachers[Link.ASSIGNED], t.school)
+    if rule.owner is Owner.HOMEROOM and Role.SCHOOL_ADMIN not in rule.roles:
+        return t.world.teacher(t.teachers[Link.HOMEROOM], t.school)
+    role = next(r for r in (Role.SCHOOL_ADMIN, Role.SCHOOL_LEADER) if r in rule.roles)
+    return t.world.as_(uuid.uuid4(), f"{role.value}@{t.school}")
+
+
+@pytest.mark.parametrize(("method", "path"), LOCKABLE)
+async def test_an_inspection_window_refuses_every_write_route(
+    target: Target, method: str, path: str
+) -> None:
+    t = target
+    rule = ENDPOINT_RULES[method, path]
+    call = await BUILDERS[method, path](t)
+    auth = _authorised(t, rule)
+    now = datetime.now(UTC)
+    opened = await t.world.client.post(
+        "/inspection-windows",
+        json={
+            "unit_id": str(t.world.units.district),
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "reason": "Kiểm tra hồ sơ",
+        },
+        headers=t.world.as_(uuid.uuid4(), f"district_admin@{t.world.units.district}"),
+    )
+    assert opened.status_code == 201, opened.text
+    window = opened.json()["id"]
+    try:
+        before = await t.snapshot()
+        response = await _send(t, call, auth)
+        body = _problem(response, 423)
+        assert body["code"] == "scope-locked"
+        assert body["lock"]["id"] == window
+        assert body["lock"]["kind"] == "inspection"
+        assert await t.snapshot() == before, "a write under an inspection window changed something"
+    finally:
+        closed = await t.world.client.post(
+            f"/inspection-windows/{window}/close",
+            json={"reason": "Kết thúc"},
+            headers=t.world.as_(uuid.uuid4(), f"district_admin@{t.world.units.district}"),
+        )
+        assert closed.status_code == 200, closed.text

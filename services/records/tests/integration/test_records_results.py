@@ -21,80 +21,26 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-async def subjects_of(world: RecordsWorld, grade: int, year_id: uuid.UUID) -> list[dict[str, Any]]:
-    response = await world.client.get(
-        f"/school-years/{year_id}/curriculum",
-        params={"grade": grade},
-        headers=world.admin_of(world.units.thcs),
-    )
-    assert response.status_code == 200, response.text
-    subjects: list[dict[str, Any]] = response.json()
-    return subjects
-
-
-async def fill(
-    world: RecordsWorld,
-    class_id: uuid.UUID,
-    headers: dict[str, str],
-    sheet: str,
-    period: str,
-    values: dict[uuid.UUID, object],
-    on: date,
-) -> dict[str, Any]:
-    """Every graded column of a sheet for the given students, one save."""
-    url = f"/classes/{class_id}/sheets/{sheet}/{period}"
-    current = await world.client.get(url, headers=headers)
-    assert current.status_code == 200, current.text
-    columns = [c["code"] for c in current.json()["columns"] if c["kind"] != "comment"]
-    cells = [
-        {"student_id": str(s), "column": column, "value": value}
-        for s, value in values.items()
-        for column in columns
-        if column != "retest"
-    ]
-    saved = await world.client.patch(
-        url,
-        json={"cells": cells, "assessed_on": on.isoformat()},
-        headers={**headers, "If-Match": current.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-    body: dict[str, Any] = saved.json()
-    return body
-
-
-async def last_years_grade6(
-    world: RecordsWorld, school: uuid.UUID, names: list[str]
-) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
-    homeroom, teacher = uuid.uuid4(), uuid.uuid4()
-    first = world.last_year_first
-    class_id = await world.new_class(school, 6, homeroom=homeroom, year_id=world.last_year_id)
-    students = await world.add_students(class_id, school, names, date(first, 8, 15))
-    for subject in await subjects_of(world, 6, world.last_year_id):
-        for term in ("term_1", "term_2"):
-            await world.assign(class_id, school, subject["code"], term, teacher)
-    return class_id, homeroom, teacher, students
-
-
 async def test_a_year_is_computed_explained_confirmed_and_approved(
     records_world: RecordsWorld,
 ) -> None:
     world = records_world
     school = world.units.thcs
     first = world.last_year_first
-    class_id, homeroom, teacher, (good, weak) = await last_years_grade6(
-        world, school, ["Đỗ Minh Khoa", "Bùi Văn Long"]
+    class_id, homeroom, teacher, (good, weak) = await world.last_years_grade6(
+        school, ["Đỗ Minh Khoa", "Bùi Văn Long"]
     )
     me = world.teacher(teacher, school)
     gvcn = world.teacher(homeroom, school)
-    for subject in await subjects_of(world, 6, world.last_year_id):
+    for subject in await world.subjects(6, world.last_year_id):
         scored = subject["form"] == "score"
         for term, on in (("term_1", date(first, 12, 1)), ("term_2", date(first + 1, 4, 1))):
             values: dict[uuid.UUID, object] = (
                 {good: "9", weak: "4"} if scored else {good: "Đ", weak: "Đ"}
             )
-            await fill(world, class_id, me, subject["code"], term, values, on)
+            await world.fill(class_id, me, subject["code"], term, values, on)
     for term, on in (("term_1", date(first, 12, 20)), ("term_2", date(first + 1, 5, 20))):
-        await fill(world, class_id, gvcn, "_conduct", term, {good: "T", weak: "K"}, on)
+        await world.fill(class_id, gvcn, "_conduct", term, {good: "T", weak: "K"}, on)
     response = await world.client.put(
         f"/classes/{class_id}/absences/{weak}",
         json={"excused_days": 30, "unexcused_days": 20},
@@ -142,7 +88,7 @@ async def test_a_year_is_computed_explained_confirmed_and_approved(
     assert "vn.hsdt.records.results.approved.v1" in await world.outbox_types()
 
     # A change of any input voids the confirmation and the approval with it.
-    await fill(world, class_id, me, "toan", "term_2", {good: "8"}, date(first + 1, 4, 2))
+    await world.fill(class_id, me, "toan", "term_2", {good: "8"}, date(first + 1, 4, 2))
     after = (await world.client.get(f"/classes/{class_id}/results/year", headers=leader)).json()
     assert after["review"] is None
     problem(
@@ -176,11 +122,10 @@ async def test_a_transfer_mid_year_keeps_the_first_term_with_the_first_school(
     # R14: the history travels with the student; the first term stays where it was made.
     world = records_world
     first = world.last_year_first
-    class_a, _, teacher_a, (moving, _stays) = await last_years_grade6(
-        world, world.units.thcs, ["Lâm Gia Huy", "Tạ Ngọc Lan"]
+    class_a, _, teacher_a, (moving, _stays) = await world.last_years_grade6(
+        world.units.thcs, ["Lâm Gia Huy", "Tạ Ngọc Lan"]
     )
-    await fill(
-        world,
+    await world.fill(
         class_a,
         world.teacher(teacher_a, world.units.thcs),
         "toan",

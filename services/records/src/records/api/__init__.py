@@ -2,9 +2,10 @@
 
 from records.api.calendar import router as calendar_router
 from records.api.classes import router as classes_router
+from records.api.locks import router as locks_router
 from records.api.results import router as results_router
 from records.api.sheets import router as sheets_router
 
-routers = (calendar_router, classes_router, sheets_router, results_router)
+routers = (calendar_router, classes_router, sheets_router, results_router, locks_router)
 
 __all__ = ["routers"]

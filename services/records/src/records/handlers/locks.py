@@ -137,7 +137,8 @@ async def ensure_writable(
     for lock in await live_locks(uow, school, year_id, at):
         if lock.kind == "inspection":
             raise ScopeLocked(lock)
-        if class_id is not None and lock.class_ids and class_id not in lock.class_ids:
+        # A lock of chosen classes holds only for writes into those classes.
+        if lock.class_ids and (class_id is None or class_id not in lock.class_ids):
             continue
         if touched is None:
             if lock.period == "year":
@@ -370,15 +371,15 @@ async def lock_term(uow: RecordsUnitOfWork, actor: Actor, cmd: LockTerm, options
 
 
 async def reopen_lock(
-    uow: RecordsUnitOfWork, actor: Actor, lock_id: uuid.UUID, reason: str
+    uow: RecordsUnitOfWork, actor: Actor, lock_id: uuid.UUID, reason: str, *, kind: str
 ) -> LockRow:
     """The leader reopens a term lock with a reason (R10); an admin ends an inspection window."""
     async with uow:
         lock = await uow.records.session.scalar(
             select(LockRow).where(LockRow.id == lock_id).with_for_update()
         )
-        if lock is None:
-            raise not_found("Lock", lock_id)
+        if lock is None or lock.kind != kind:
+            raise not_found("Lock" if kind == "term" else "Inspection window", lock_id)
         unit = await uow.records.org_unit(lock.scope_unit_id)
         if unit is None:
             raise not_found("Unit", lock.scope_unit_id)
