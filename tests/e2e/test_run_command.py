@@ -235,15 +235,22 @@ def test_a_demo_teacher_signs_in_and_calls_another_service(platform: Run) -> Non
     assert wrong.headers["content-type"].startswith("application/problem+json")
 
 
+# Recovery codes of the second factor the demo's leaders and admins enrolled during this run, by
+# username: a later sign-in within the same 30 s may not reuse the TOTP code (replay protection).
+_RECOVERY_CODES: dict[str, list[str]] = {}
+
+
 def _sign_in(client: httpx.Client, username: str) -> dict[str, str]:
     """Sign in a demo account through the gateway; leaders enrol their second factor first."""
-    signed_in = client.post(
-        "/identity/api/v1/auth/sign-in", json={"username": username, "password": DEMO_PASSWORD}
-    )
+    credentials = {"username": username, "password": DEMO_PASSWORD}
+    if _RECOVERY_CODES.get(username):
+        credentials["totp_code"] = _RECOVERY_CODES[username].pop()
+    signed_in = client.post("/identity/api/v1/auth/sign-in", json=credentials)
     if signed_in.status_code == 401 and signed_in.json()["code"] == "totp-enrolment-required":
         token = signed_in.json()["enrolment_token"]
         enrolled = client.post("/identity/api/v1/auth/totp/enrol", json={"enrolment_token": token})
         assert enrolled.status_code == 200, enrolled.text
+        _RECOVERY_CODES[username] = list(enrolled.json()["recovery_codes"])
         code = pyotp.TOTP(enrolled.json()["secret"]).now()
         signed_in = client.post(
             "/identity/api/v1/auth/totp/confirm", json={"enrolment_token": token, "code": code}
@@ -304,6 +311,76 @@ def test_a_column_is_entered_confirmed_approved_and_explained(platform: Run) -> 
     assert "ck" in average["inputs"] or any("ck" in k for k in average["inputs"])
     assert average["reason_vi"]
     assert findings["learning.term_1"]["value"] in {"T", "K", "D", "CD"}
+
+
+@pytest.mark.slow
+def test_a_locked_term_is_corrected_with_witnesses_and_the_chain_verifies(platform: Run) -> None:
+    """Issue #5's acceptance, through the gateway: the demo school approves and locks term 1 of
+    9A1, a correction goes through all its steps (R27), and the audit chain verifies (R5)."""
+    api = "/records/api/v1"
+    with httpx.Client(base_url=f"{platform.gateway}", timeout=30) as client:
+        teacher = _sign_in(client, "gv1.bldxthcs01")
+        homeroom = _sign_in(client, "gv2.bldxthcs01")
+        leader = _sign_in(client, "hieutruong.bldxthcs01")
+        board = _sign_in(client, "quantri.bldxthcs01")
+        mine = client.get(f"{api}/assignments/mine", headers=teacher).json()
+        class_id = next(a["class_id"] for a in mine if a["class_name"] == "9A1")
+        school_id = next(a["school_id"] for a in mine if a["class_name"] == "9A1")
+        year_id = next(a["school_year_id"] for a in mine if a["class_name"] == "9A1")
+        results = f"{api}/classes/{class_id}/results/term_1"
+        assert client.post(f"{results}/confirm", headers=homeroom).status_code == 201
+        assert client.post(f"{results}/approve", headers=leader).status_code == 200
+        locked = client.post(
+            f"{api}/locks",
+            json={
+                "school_id": school_id,
+                "school_year_id": year_id,
+                "period": "term_1",
+                "class_ids": [class_id],
+                "reason": "Khóa sổ học kỳ I",
+            },
+            headers=leader,
+        )
+        assert locked.status_code == 201, locked.text
+        sheet_url = f"{api}/classes/{class_id}/sheets/toan/term_1"
+        sheet = client.get(sheet_url, headers=teacher).json()
+        student = sheet["rows"][0]["student_id"]
+        old = sheet["rows"][0]["cells"]["ck"]
+        new = "9.0" if old != "9.0" else "8.0"
+        refused = client.patch(
+            sheet_url,
+            json={"cells": [{"student_id": student, "column": "ck", "value": new}]},
+            headers={**teacher, "If-Match": f'"{sheet["version"]}"'},
+        )
+        assert refused.status_code == 423, refused.text
+        filed = client.post(
+            f"{api}/corrections",
+            json={
+                "class_id": class_id,
+                "sheet": "toan",
+                "period": "term_1",
+                "student_id": student,
+                "cells": [{"column": "ck", "new": new}],
+                "reason": "Nhập nhầm điểm bài kiểm tra cuối kỳ",
+            },
+            headers=teacher,
+        )
+        assert filed.status_code == 201, filed.text
+        correction = f"{api}/corrections/{filed.json()['id']}"
+        permitted = client.post(f"{correction}/permit", json={"note": "Đồng ý"}, headers=leader)
+        assert permitted.status_code == 200, permitted.text
+        assert client.post(f"{correction}/witness", headers=board).status_code == 200
+        applied = client.post(f"{correction}/witness", headers=homeroom)
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["status"] == "applied"
+        after = client.get(sheet_url, headers=teacher).json()
+        snapshot = client.get(f"{api}/classes/{class_id}/snapshots/term_1", headers=leader)
+        verified = client.get(f"{api}/schools/{school_id}/audit/verify", headers=leader)
+    assert {r["student_id"]: r["cells"]["ck"] for r in after["rows"]}[student] == new
+    assert snapshot.json()["versions"] == [1, 2]
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True
+    assert verified.json()["records"] > 0
 
 
 @pytest.mark.slow

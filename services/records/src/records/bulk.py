@@ -32,11 +32,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from common.events.records import WritePath
 from common.vietnamese import name_sort_key
+from records import progress
 from records.access import Actor, rule
 from records.domain.curriculum import Period, level_of_grade, periods_for
 from records.domain.errors import DomainError
 from records.domain.sheets import HOMEROOM_SHEETS, Column, homeroom_columns, subject_columns
-from records.handlers.base import authorize_class, class_of, conflict, school_today, utcnow, year_of
+from records.handlers.base import (
+    audit,
+    authorize_class,
+    class_of,
+    conflict,
+    school_today,
+    utcnow,
+    year_of,
+)
 from records.handlers.calendar import entry_window, spec_of, window_of
 from records.handlers.classes import StudentProfile, _check_enrolment_date, _check_profile
 from records.handlers.locks import ensure_class_writable, ensure_writable
@@ -49,7 +58,14 @@ from records.handlers.sheets import (
     _parse_cells,
     result_periods_of,
 )
-from records.models import EnrolmentRow, EntryChangeRow, EntryRow, SheetRow, StudentRow
+from records.models import (
+    CurriculumSubjectRow,
+    EnrolmentRow,
+    EntryChangeRow,
+    EntryRow,
+    SheetRow,
+    StudentRow,
+)
 from records.uow import RecordsUnitOfWork
 
 # The school's admin board loads; the rule's roles are those that open classes.
@@ -171,8 +187,59 @@ async def enrol_students(
                 ],
             )
             await uow.records.bump_class_version(row.id)
+        await progress.roster_changed(uow, row.id)  # progress figures (R11, R26)
+        await audit(
+            uow,
+            actor,
+            row.school_id,
+            "students.enrolled",
+            row.id,
+            {"students": ids, "starts_on": starts_on.isoformat(), "via": "bulk"},
+        )
         await uow.commit()
         return ids
+
+
+def _columns(
+    bulk: BulkSheet, grade: int, subjects: dict[str, CurriculumSubjectRow]
+) -> tuple[Column, ...]:
+    """The sheet's columns, as the sheet API lays them out (``handlers.sheets._layout``)."""
+    level = level_of_grade(grade)
+    if bulk.period not in periods_for(level):
+        raise DomainError(
+            "period-invalid",
+            "Kỳ đánh giá không phù hợp với cấp học",
+            f"{level} has no {bulk.period} sheets",
+        )
+    if bulk.sheet in HOMEROOM_SHEETS:
+        return homeroom_columns(bulk.sheet, level, bulk.period)
+    subject = subjects.get(bulk.sheet)
+    if subject is None:
+        raise DomainError(
+            "subject-not-in-grade",
+            "Khối lớp không có môn học này",
+            f"grade {grade} has no subject {bulk.sheet} this school year",
+        )
+    return subject_columns(spec_of(subject), bulk.period)
+
+
+async def _audit_load(
+    uow: RecordsUnitOfWork,
+    actor: Actor,
+    school_id: uuid.UUID,
+    class_id: uuid.UUID,
+    parsed: Sequence[tuple[BulkSheet, dict[tuple[uuid.UUID, str], str | None]]],
+) -> None:
+    """One chain record per load: which sheets and how many cells (the cells themselves are in
+    entry_changes with via=bulk)."""
+    await audit(
+        uow,
+        actor,
+        school_id,
+        "sheets.loaded",
+        class_id,
+        {"via": "bulk", "sheets": [[b.sheet, b.period.value, len(w)] for b, w in parsed]},
+    )
 
 
 async def load_sheets(
@@ -206,30 +273,12 @@ async def load_sheets(
         year = await year_of(uow, row.school_year_id)
         windows = await uow.records.period_windows(year.id)
         subjects = {s.code: s for s in await uow.records.curriculum(year.id, row.grade)}
-        level = level_of_grade(row.grade)
         enrolments: dict[uuid.UUID, list[EnrolmentRow]] = {}
         rosters: dict[Period, SheetView] = {}
         errors: list[CellError] = []
         parsed: list[tuple[BulkSheet, dict[tuple[uuid.UUID, str], str | None]]] = []
         for bulk in sheets:
-            if bulk.period not in periods_for(level):
-                raise DomainError(
-                    "period-invalid",
-                    "Kỳ đánh giá không phù hợp với cấp học",
-                    f"{level} has no {bulk.period} sheets",
-                )
-            columns: tuple[Column, ...]
-            if bulk.sheet in HOMEROOM_SHEETS:
-                columns = homeroom_columns(bulk.sheet, level, bulk.period)
-            else:
-                subject = subjects.get(bulk.sheet)
-                if subject is None:
-                    raise DomainError(
-                        "subject-not-in-grade",
-                        "Khối lớp không có môn học này",
-                        f"grade {row.grade} has no subject {bulk.sheet} this school year",
-                    )
-                columns = subject_columns(spec_of(subject), bulk.period)
+            columns = _columns(bulk, row.grade, subjects)
             _check_date(
                 entry_window(windows, bulk.period, grace_days),
                 bulk.period,
@@ -272,6 +321,8 @@ async def load_sheets(
             await uow.records.bump_class_version(row.id)
             periods = {p for bulk, _ in parsed for p in result_periods_of(bulk.period)}
             await uow.records.void_reviews(row.id, periods, utcnow(), "input_changed")
+            await progress.recount_class(uow, row.id)  # progress figures (R11, R26)
+            await _audit_load(uow, actor, row.school_id, row.id, parsed)
         await uow.commit()
         return written
 

@@ -155,6 +155,12 @@ class RecordsRepository:
         rows = await self.session.scalars(query.order_by(ClassRow.grade, ClassRow.name))
         return rows.all()
 
+    async def classes_of_grade(self, year_id: uuid.UUID, grade: int) -> Sequence[ClassRow]:
+        rows = await self.session.scalars(
+            select(ClassRow).where(ClassRow.school_year_id == year_id, ClassRow.grade == grade)
+        )
+        return rows.all()
+
     async def teaches_in(self, teacher_id: uuid.UUID, class_id: uuid.UUID) -> bool:
         found = await self.session.scalar(
             select(TeachingAssignmentRow.id)

@@ -40,6 +40,9 @@ class RecordsSettings(CommonSettings):
     primary_completion_min_score: int = Field(default=5, ge=1, le=10)
     adjustment_one_level_up: bool = True
 
+    # Days a correction request (R27) stays open before it expires unapplied.
+    correction_expiry_days: int = Field(default=14, ge=1, le=90)
+
     # Largest page of a list.
     max_page_size: int = Field(default=200, ge=10, le=1000)
 

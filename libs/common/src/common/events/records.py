@@ -98,8 +98,9 @@ class TermLocked(IntegrationEvent):
     lock_id: uuid.UUID | None = Field(
         default=None, description="Id of the lock in records (added in catalogue 1.3)."
     )
-    audit_head: Sha256Hex | None = Field(
+    audit_head: str | None = Field(
         default=None,
+        pattern=SHA256_PATTERN,
         description=(
             "Hex SHA-256 head of the school's audit chain when the lock was recorded, so an "
             "archived package pins the whole history before it (added in catalogue 1.3)."
@@ -167,6 +168,21 @@ class CorrectionApplied(IntegrationEvent):
     applied_at: AwareDatetime = Field(description="When the correction was applied.")
     audit_hash: Sha256Hex = Field(
         description="Hex SHA-256 of the audit-chain entry recording the correction."
+    )
+    # Added after v1 was first published; optional, so older events still read.
+    sheet: str | None = Field(
+        default=None,
+        description="Sheet of the entry: a subject code, or _conduct / _qualities.",
+    )
+    period: str | None = Field(
+        default=None,
+        description="Sheet period of the entry (term_1, term_2, summer or a primary checkpoint).",
+    )
+    columns: tuple[str, ...] = Field(
+        default=(), description="Column codes of the corrected cells (e.g. ck, gk, tx1, rating)."
+    )
+    lock_id: uuid.UUID | None = Field(
+        default=None, description="The term lock the corrected entry was locked under."
     )
 
 

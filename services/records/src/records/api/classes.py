@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date
 from typing import Annotated
@@ -21,6 +22,7 @@ from records.handlers.sheets import etag, parse_if_match
 from records.models import ClassRow, MovementRow, StudentRow, TeachingAssignmentRow
 
 router = APIRouter(tags=["classes"])
+logger = logging.getLogger(__name__)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -312,6 +314,16 @@ async def export_class_list(
         year = await uow.records.school_year(row.school_year_id)
         assert year is not None
         keepers = bool(actor.roles_at(held_school) & {"school_leader", "school_admin"})
+        logger.info(
+            "class list exported",
+            extra={
+                "class_id": str(row.id),
+                "reader_id": str(actor.user_id) if actor.user_id else None,
+                "client_id": actor.client_id,
+                "students": len(roster),
+                "national_id_shown": keepers,
+            },
+        )
         rows = [
             excel.StudentProfileRow(
                 row=i,
@@ -405,6 +417,16 @@ async def read_student(
             uow, actor, rule("GET", "/students/{student_id}"), student
         )
         keepers = bool(actor.roles_at(school) & {"school_leader", "school_admin"})
+        # DESIGN: reads of children's profiles are logged — who read whose, never the content.
+        logger.info(
+            "student profile read",
+            extra={
+                "student_id": str(student.id),
+                "reader_id": str(actor.user_id) if actor.user_id else None,
+                "client_id": actor.client_id,
+                "national_id_shown": keepers,
+            },
+        )
         response.headers["ETag"] = etag(student.version)
         return _student_read(
             student, handlers.reveal_national_id(box, student) if keepers else None

@@ -232,6 +232,12 @@ async def put_curriculum_subject(
         row.regular_count = regular
         row.tested_at = sorted(p.value for p in cmd.tested_at)
         row.elective = cmd.elective
+        await uow.records.flush()
+        # The grade's classes now need other cells: their progress figures follow (R26).
+        from records import progress  # noqa: PLC0415 - progress builds on this module
+
+        for school_class in await uow.records.classes_of_grade(year.id, cmd.grade):
+            await progress.recount_class(uow, school_class.id)
         await uow.commit()
         return row
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 from common.events.records import ClassCreated, StudentTransferred, TransferKind
 from common.secretbox import SecretBox
 from common.vietnamese import name_sort_key
+from records import progress
 from records.access import Actor, Forbidden, rule
 from records.domain.curriculum import Level, Term, level_of_grade
 from records.domain.errors import DomainError
@@ -122,6 +123,7 @@ async def create_class(uow: RecordsUnitOfWork, actor: Actor, cmd: CreateClass) -
             row.id,
             {"grade": row.grade, "name": row.name, "homeroom_teacher_id": row.homeroom_teacher_id},
         )
+        await progress.recount_class(uow, row.id)  # progress figures (R11, R26)
         uow.emit(
             ClassCreated(
                 class_id=row.id,
@@ -151,6 +153,9 @@ async def set_homeroom_teacher(
         await audit(
             uow, actor, row.school_id, "class.homeroom_set", row.id, {"teacher_id": teacher_id}
         )
+        await progress.teacher_changed(
+            uow, row.id, subject=None, term=None, teacher_id=teacher_id
+        )  # progress figures (R11, R26)
         await uow.commit()
         return row
 
@@ -313,6 +318,7 @@ async def enrol_new_students(
             )
             created.append(student)
         await uow.records.bump_class_version(row.id)
+        await progress.roster_changed(uow, row.id)  # progress figures (R11, R26)
         await audit(
             uow,
             actor,
@@ -518,6 +524,9 @@ async def record_movement(uow: RecordsUnitOfWork, actor: Actor, cmd: RecordMovem
             recorded_at=now,
         )
         uow.records.add(movement)
+        await progress.roster_changed(
+            uow, from_class, movement.to_class_id
+        )  # progress figures (R11, R26)
         for school_id in dict.fromkeys([from_school, student.school_id]):
             await audit(
                 uow,
@@ -613,6 +622,9 @@ async def assign_teacher(
         assignment.teacher_id = teacher_id
         assignment.assigned_by = actor.person()
         assignment.assigned_at = utcnow()
+        await progress.teacher_changed(
+            uow, row.id, subject=subject, term=term.value, teacher_id=teacher_id
+        )  # progress figures (R11, R26)
         await audit(
             uow,
             actor,
@@ -636,6 +648,9 @@ async def unassign_teacher(
         await ensure_class_writable(uow, row, [term.value])
         if not await uow.records.delete_assignment(row.id, subject, term.value):
             raise not_found("Assignment", f"{subject}/{term.value}")
+        await progress.teacher_changed(
+            uow, row.id, subject=subject, term=term.value, teacher_id=None
+        )  # progress figures (R11, R26)
         await audit(
             uow,
             actor,

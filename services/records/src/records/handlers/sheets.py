@@ -15,6 +15,7 @@ from typing import Final
 
 from common.errors import Problem
 from common.events.records import AssessmentChanged, SheetCell, SheetPeriod, WritePath
+from records import progress
 from records.access import Actor, Forbidden, rule
 from records.domain.cells import CellInvalid, parse_cell
 from records.domain.curriculum import Level, Period, level_of_grade, periods_for, term_of
@@ -415,6 +416,9 @@ async def save_sheet(
         if not diff.changes:
             return outcome
         await uow.records.write_cells(sheet.id, diff.upserts, diff.deletions, diff.changes)
+        await progress.sheet_saved(
+            uow, view, diff.changes, windows=windows, at=now
+        )  # progress figures (R11, R26)
         await uow.records.set_sheet_version(sheet.id, version, now, person)
         await uow.records.bump_class_version(row.id)
         await uow.records.void_reviews(row.id, result_periods_of(cmd.period), now, "input_changed")
