@@ -27,9 +27,10 @@ fmt: sync ## Format and autofix with ruff
 	uv run --no-sync ruff format .
 	uv run --no-sync ruff check --fix .
 
-bench: ## Benchmarks: event pipeline, token verification and sign-in (ratios to raw baselines)
+bench: ## Benchmarks: event pipeline, tokens and sign-in, grade sheets and results (ratios to raw baselines)
 	uv run --no-sync python -m bench.events
 	uv run --no-sync python -m bench.identity
+	uv run --no-sync python -m bench.records
 
 migrate: ## Create the databases and vhost if missing and run every service's migrations
 	bash scripts/setup.sh

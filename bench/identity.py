@@ -35,7 +35,6 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -58,6 +57,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.auth import CurrentPrincipal, JwksVerifier
+from common.testing import alembic
 from identity.app import create_app
 from identity.bootstrap import IdentityDeps
 from identity.models import CredentialRow, GrantRow, OrgUnitRow, UserRow
@@ -126,14 +126,7 @@ def ratio(a: float, b: float) -> float:
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=ROOT,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 async def _seed(url: str, hasher: PasswordHasher) -> None:

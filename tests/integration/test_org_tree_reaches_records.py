@@ -8,9 +8,6 @@ one test vhost, the way ``python -m <svc>.worker`` runs them.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import aio_pika
@@ -21,7 +18,7 @@ from sqlalchemy import func, select, update
 from common.db import create_engine, create_sessionmaker
 from common.demo import all_schools, demo_id
 from common.messaging.tables import outbox
-from common.testing import DatabaseFactory, Unique, wait_until
+from common.testing import DatabaseFactory, Unique, alembic, wait_until
 from common.worker import run_worker
 from identity.consumers import SUBSCRIPTIONS as IDENTITY_SUBSCRIPTIONS
 from identity.demo import load_demo
@@ -36,22 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _migrate(service: str, url: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alembic",
-            "-c",
-            f"services/{service}/alembic.ini",
-            "upgrade",
-            "head",
-        ],
-        cwd=ROOT,
-        env={**os.environ, f"{service.upper()}_DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic(service, url)
 
 
 async def test_org_units_created_in_identity_reach_records_once(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,22 +10,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from common.testing import DatabaseFactory
+from common.testing import DatabaseFactory, alembic
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["identity", "records", "attendance", "signing", "archive"]
 
 
 def _alembic(service: str, database_url: str, *args: str) -> None:
-    env = {**os.environ, f"{service.upper()}_DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", f"services/{service}/alembic.ini", *args],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic(service, database_url, *args)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -12,9 +12,11 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import quote
 
 import asyncpg
@@ -254,3 +256,38 @@ async def token_issuer() -> AsyncIterator[TokenIssuer]:
     async with serving(app) as base_url:
         issuer.jwks_url = f"{base_url}/.well-known/jwks.json"
         yield issuer
+
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[4]
+
+
+def alembic(service: str, database_url: str, *args: str) -> None:
+    """Run a service's Alembic (``upgrade head`` by default) against ``database_url``, as
+    ``make migrate`` does: a subprocess, so each run starts from the service's own env.py."""
+    subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            f"services/{service}/alembic.ini",
+            *(args or ("upgrade", "head")),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, f"{service.upper()}_DATABASE_URL": database_url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """``response`` (an httpx response) is a problem+json answer of ``status`` (and ``code``),
+    with a title for people; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response
+    body: dict[str, Any] = response.json()
+    assert body["title"], body
+    if code is not None:
+        assert body["code"] == code, body
+    return body

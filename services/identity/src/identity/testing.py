@@ -6,9 +6,6 @@ Like ``common.testing``, it lives with the code so that every identity test file
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from common.auth import JwksVerifier
-from common.testing import DatabaseFactory, Unique
+from common.testing import DatabaseFactory, Unique, alembic
 from identity.app import create_app
 from identity.bootstrap import IdentityDeps
 from identity.models import (
@@ -59,14 +56,7 @@ class Identity:
 
 
 def migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 async def seed(url: str, box: SecretBox) -> tuple[dict[str, uuid.UUID], str]:

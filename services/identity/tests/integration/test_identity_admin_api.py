@@ -8,9 +8,6 @@ the caller's *stored* grants allow.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from common.auth import Principal, current_principal
 from common.db import create_sessionmaker
 from common.events.identity import Role
-from common.testing import DatabaseFactory
+from common.testing import DatabaseFactory, alembic
 from identity.app import create_app
 from identity.cli import BootstrapRefusedError, bootstrap_province
 from identity.demo import load_demo
@@ -42,14 +39,7 @@ PASSWORD = "rừng cao su xanh mướt"
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 @dataclass

@@ -8,9 +8,6 @@ what the caller's *stored* grants allow. The token endpoint is called on the sam
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.auth import Principal, current_principal
 from common.db import create_sessionmaker
-from common.testing import DatabaseFactory
+from common.testing import DatabaseFactory, alembic
 from identity.app import create_app
 from identity.demo import load_demo
 from identity.models import AuditRow, ClientRow, CredentialRow, GroupRow, OrgUnitRow, UserRow
@@ -45,14 +42,7 @@ SCHOOL_TEACHER = "gv1.bldxth01"
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 @dataclass

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,7 +53,7 @@ from common.auth import Grant as TokenGrant
 from common.auth import Principal, current_principal
 from common.db import create_sessionmaker
 from common.events.identity import OrgLevel, Role
-from common.testing import DatabaseFactory
+from common.testing import DatabaseFactory, alembic
 from identity.api.admin import ENDPOINT_RULES, EndpointRule, ScopeRule
 from identity.app import create_app
 from identity.cli import PLATFORM_ID
@@ -163,14 +160,7 @@ def allowed(rule: EndpointRule, role: Role, relation: Relation) -> bool:
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 def fresh(prefix: str) -> str:

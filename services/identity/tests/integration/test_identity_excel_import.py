@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.auth import Principal, current_principal
 from common.db import create_sessionmaker
-from common.testing import DatabaseFactory
+from common.testing import DatabaseFactory, alembic
 from identity.app import create_app
 from identity.demo import load_demo
 from identity.excel_import import GUIDE_SHEET, HEADERS, SHEET, XLSX_MEDIA_TYPE
@@ -45,14 +42,7 @@ URL = "/api/v1/imports/staff"
 
 
 def _migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/identity/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("identity", database_url)
 
 
 @dataclass

@@ -7,97 +7,32 @@ The leader's token is minted by the app's own key ring, afresh for each operatio
 fuzzed ``/auth/logout`` (which revokes the token it is called with) spoils only its own cases.
 Sign-in lockout answers 429 to repeated failures: that is expected, and documented.
 
-Failures are collected rather than raised inside Hypothesis, so nothing is shrunk and every
-distinct failure (by operation, check and status) is listed with a curl command.
+The fuzzing itself, its checks and how failures are reported: ``common.fuzzing``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
-from schemathesis.core.failures import FailureGroup
-from schemathesis.core.result import Ok
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
+from common.fuzzing import Operation, fuzz_operation, operations_of
 from common.testing import serving
 from identity.handlers.auth import utcnow
 from identity.testing import SCHOOL, Identity
 from identity.tokens import mint_access_token
 
-CHECKS: Final = [status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-Operation = APIOperation[Any, Any, Any, Any]
-
-
-def operations_of(schema: BaseSchema) -> list[Operation]:
-    """Every operation of ``schema``; one Schemathesis cannot read fails the test."""
-    found: list[Operation] = []
-    for result in schema.get_all_operations():
-        assert isinstance(result, Ok), result
-        found.append(result.ok())
-    return found
-
-
 MAX_EXAMPLES: Final = 20
+# Sign-in lockout after repeated failures: expected, whether an operation documents it or not.
+LOCKOUT: Final = (429,)
 
 
 def fuzz(
     operation: Operation, base_url: str, headers: dict[str, str], examples: int
 ) -> tuple[Counter[int], list[str]]:
-    """Fuzz one operation; returns (statuses answered, distinct failures)."""
-    label = operation.label
-    strategy = st.one_of(
-        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
-    )
-    failures: dict[str, str] = {}
-    sent: Counter[int] = Counter()
-
-    def fail(key: str, case: Case[Any], detail: str) -> None:
-        failures.setdefault(key, f"{detail}\n  {case.as_curl_command(base_url=base_url)}")
-
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=strategy)
-    def run(case: Case[Any]) -> None:
-        response = case.call(base_url=base_url, headers=headers, timeout=30)
-        status = response.status_code
-        sent[status] += 1
-        if status >= 500:
-            fail(f"{status}", case, f"{label}: {status} {response.content[:2000]!r}")
-            return
-        content_type = response.headers.get("content-type", [""])[0]
-        if status >= 400 and not content_type.startswith("application/problem+json"):
-            fail(f"{status}-type", case, f"{label}: {status} as {content_type!r}")
-        checks = CHECKS
-        if status == 429:
-            # Sign-in lockout after repeated failures: expected, whether documented or not.
-            checks = [c for c in checks if c is not status_code_conformance]
-        try:
-            case.validate_response(response, checks=checks, headers=headers)
-        except (AssertionError, FailureGroup) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"check-{status}-{first}", case, f"{label}: {status}: {str(exc)[:1500]}")
-
-    run()
-    return sent, list(failures.values())
+    return fuzz_operation(operation, base_url, headers, examples, undocumented_ok=LOCKOUT)
 
 
 def _operations(identity: Identity) -> list[Operation]:

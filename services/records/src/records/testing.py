@@ -8,9 +8,6 @@ they never see each other's data.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.events.identity import OrgLevel, OrgUnitCreated
 from common.messaging.tables import outbox
-from common.testing import DatabaseFactory, TokenIssuer, Unique
+from common.testing import DatabaseFactory, TokenIssuer, Unique, alembic
 from records.app import create_app
 from records.handlers.base import school_today
 from records.handlers.calendar import record_org_unit
@@ -43,14 +40,7 @@ def _unique(stem: str) -> str:
 
 
 def migrate(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "services/records/alembic.ini", "upgrade", "head"],
-        cwd=REPO,
-        env={**os.environ, "RECORDS_DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    alembic("records", database_url)
 
 
 def school_year_around(today: date) -> tuple[str, date, date]:

@@ -10,23 +10,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, update
 
 from common.messaging.tables import outbox
+from common.testing import assert_problem
 from records.models import AuditRecordRow, CorrectionRow, EntryRow, SheetRow
 from records.testing import RecordsWorld
 
 PDF = b"%PDF-1.4\n% evidence\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 REASON = "Nhập nhầm điểm kiểm tra cuối kỳ của học sinh"
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def subjects_of(world: RecordsWorld, grade: int) -> list[dict[str, Any]]:
@@ -326,9 +318,9 @@ async def test_a_correction_is_applied_after_permission_and_both_witnesses(
         },
         headers={**teacher, "If-Match": current.headers["etag"]},
     )
-    problem(refused, 423, "scope-locked")
+    assert_problem(refused, 423, "scope-locked")
     # And the applied request is closed to every further step.
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{correction}/withdraw", headers=teacher),
         409,
         "correction-closed",
@@ -375,7 +367,7 @@ async def test_conduct_correction_by_the_homeroom_teacher_in_any_order(
     assert filed.status_code == 201, filed.text
     correction = filed.json()["id"]
     # The requester here is the homeroom teacher, who cannot witness their own request ...
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{correction}/witness", headers=homeroom),
         409,
         "requester-cannot-witness",
@@ -391,7 +383,7 @@ async def test_conduct_correction_by_the_homeroom_teacher_in_any_order(
     )
     assert second.status_code == 200, second.text
     # Nobody is left for a third slot.
-    problem(
+    assert_problem(
         await world.client.post(
             f"/corrections/{correction}/witness", headers=world.admin_of(locked.school)
         ),
@@ -417,7 +409,7 @@ async def test_a_correction_on_unlocked_entries_is_refused(records_world: Record
     locked = await locked_term_1(world)
     await world.assign(locked.class_id, locked.school, "toan", "term_2", locked.teacher)
     before = await state(world, locked)
-    problem(
+    assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked, period="term_2", cells=[{"column": "ck", "new": "7"}]),
@@ -435,7 +427,7 @@ async def test_bad_requests_are_refused_and_change_nothing(records_world: Record
     teacher = world.teacher(locked.teacher, locked.school)
     before = await state(world, locked)
     # Another school's teacher: the role check at the class's school.
-    problem(
+    assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked),
@@ -445,7 +437,7 @@ async def test_bad_requests_are_refused_and_change_nothing(records_world: Record
         "forbidden",
     )
     # A teacher of the school who does not write the sheet.
-    problem(
+    assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked),
@@ -455,7 +447,7 @@ async def test_bad_requests_are_refused_and_change_nothing(records_world: Record
         "not-assigned",
     )
     # The old value named is not the stored one.
-    problem(
+    assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked, cells=[{"column": "ck", "old": "7", "new": "9"}]),
@@ -465,7 +457,7 @@ async def test_bad_requests_are_refused_and_change_nothing(records_world: Record
         "old-value-mismatch",
     )
     # A value the column cannot hold, or no change at all.
-    invalid = problem(
+    invalid = assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked, cells=[{"column": "ck", "new": "11"}]),
@@ -475,7 +467,7 @@ async def test_bad_requests_are_refused_and_change_nothing(records_world: Record
         "cells-invalid",
     )
     assert invalid["errors"][0]["column"] == "ck"
-    problem(
+    assert_problem(
         await world.client.post(
             "/corrections",
             json=request_body(locked, cells=[{"column": "ck", "new": "8"}]),
@@ -509,49 +501,49 @@ async def test_witnesses_and_roles_are_checked_and_refusals_change_nothing(
     await world.new_class(school, 6, homeroom=other_homeroom, year_id=world.last_year_id)
     before = await state(world, locked)
 
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/permit", headers=requester_as_leader),
         409,
         "roles-conflict",
     )
     # The requester as a witness, even holding a board role.
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/witness", headers=requester_as_leader),
         409,
         "requester-cannot-witness",
     )
     # A teacher of the school who is neither on the board nor the class's homeroom teacher;
     # the homeroom teacher of another class.
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/witness", headers=world.teacher(uuid.uuid4(), school)),
         403,
         "not-a-witness",
     )
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/witness", headers=world.teacher(other_homeroom, school)),
         403,
         "not-a-witness",
     )
     # Another school's leader or admin.
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/permit", headers=world.leader_of(world.units.other_thcs)),
         403,
         "forbidden",
     )
-    problem(
+    assert_problem(
         await world.client.post(f"{url}/witness", headers=world.admin_of(world.units.other_thcs)),
         403,
         "forbidden",
     )
     # A teacher cannot permit; a leader cannot file.
-    problem(await world.client.post(f"{url}/permit", headers=homeroom), 403, "forbidden")
+    assert_problem(await world.client.post(f"{url}/permit", headers=homeroom), 403, "forbidden")
     assert await state(world, locked) == before
 
     # The leader permits once; a second permission (or a rejection) is refused.
     assert (await world.client.post(f"{url}/permit", headers=leader)).status_code == 200
     after_permit = await state(world, locked)
-    problem(await world.client.post(f"{url}/permit", headers=leader), 409, "already-decided")
-    problem(
+    assert_problem(await world.client.post(f"{url}/permit", headers=leader), 409, "already-decided")
+    assert_problem(
         await world.client.post(
             f"{url}/reject", json={"note": "Không đủ căn cứ"}, headers=world.leader_of(school)
         ),
@@ -559,14 +551,16 @@ async def test_witnesses_and_roles_are_checked_and_refusals_change_nothing(
         "already-decided",
     )
     # The permitting leader cannot also witness for the board.
-    problem(await world.client.post(f"{url}/witness", headers=leader), 409, "roles-conflict")
+    assert_problem(await world.client.post(f"{url}/witness", headers=leader), 409, "roles-conflict")
     assert await state(world, locked) == after_permit
 
     # The board witness, once; a second board member finds the slot taken.
     assert (await world.client.post(f"{url}/witness", headers=board)).status_code == 200
     after_board = await state(world, locked)
-    problem(await world.client.post(f"{url}/witness", headers=board), 409, "already-witnessed")
-    problem(
+    assert_problem(
+        await world.client.post(f"{url}/witness", headers=board), 409, "already-witnessed"
+    )
+    assert_problem(
         await world.client.post(f"{url}/witness", headers=world.admin_of(school)),
         409,
         "already-witnessed",
@@ -588,7 +582,7 @@ async def test_a_board_member_who_witnessed_cannot_permit(records_world: Records
         await world.client.post(f"/corrections/{correction}/witness", headers=both)
     ).status_code == 200
     before = await state(world, locked)
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{correction}/permit", headers=both),
         409,
         "roles-conflict",
@@ -617,12 +611,12 @@ async def test_rejected_withdrawn_and_expired_requests_are_kept_and_audited(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "rejected"
     assert response.json()["decision_note"] == "Không có minh chứng"
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{rejected}/permit", headers=leader),
         409,
         "already-decided",
     )
-    problem(
+    assert_problem(
         await world.client.post(
             f"/corrections/{rejected}/witness",
             headers=world.teacher(locked.homeroom, locked.school),
@@ -632,7 +626,7 @@ async def test_rejected_withdrawn_and_expired_requests_are_kept_and_audited(
     )
 
     # Only the requester withdraws.
-    problem(
+    assert_problem(
         await world.client.post(
             f"/corrections/{withdrawn}/withdraw", headers=world.teacher(uuid.uuid4(), locked.school)
         ),
@@ -642,7 +636,7 @@ async def test_rejected_withdrawn_and_expired_requests_are_kept_and_audited(
     response = await world.client.post(f"/corrections/{withdrawn}/withdraw", headers=teacher)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{withdrawn}/permit", headers=leader),
         409,
         "correction-closed",
@@ -656,7 +650,7 @@ async def test_rejected_withdrawn_and_expired_requests_are_kept_and_audited(
             .values(expires_at=func.now() - func.make_interval(0, 0, 0, 1))
         )
         await session.commit()
-    problem(
+    assert_problem(
         await world.client.post(f"/corrections/{expired}/permit", headers=leader), 409, "expired"
     )
     read = await world.client.get(f"/corrections/{expired}", headers=teacher)
@@ -689,7 +683,7 @@ async def test_rejected_withdrawn_and_expired_requests_are_kept_and_audited(
         "/corrections", params={"school_id": str(locked.school)}, headers=stranger
     )
     assert not {rejected, withdrawn, expired} & {c["id"] for c in theirs.json()}
-    problem(
+    assert_problem(
         await world.client.get(f"/corrections/{rejected}", headers=stranger), 403, "not-involved"
     )
 
@@ -727,15 +721,15 @@ async def test_evidence_is_checked_and_frozen_once_acted_on(records_world: Recor
     teacher = world.teacher(locked.teacher, locked.school)
     correction = (await file(world, locked))["id"]
     url = f"/corrections/{correction}/evidence"
-    problem(await world.client.get(url, headers=teacher), 404, "no-evidence")
-    problem(
+    assert_problem(await world.client.get(url, headers=teacher), 404, "no-evidence")
+    assert_problem(
         await world.client.put(
             url, files={"file": ("x.exe", b"MZ\x90\x00", "application/pdf")}, headers=teacher
         ),
         422,
         "evidence-type",
     )
-    problem(
+    assert_problem(
         await world.client.put(
             url,
             files={"file": ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "application/pdf")},
@@ -744,7 +738,7 @@ async def test_evidence_is_checked_and_frozen_once_acted_on(records_world: Recor
         413,
         "payload-too-large",
     )
-    problem(
+    assert_problem(
         await world.client.put(
             url,
             files={"file": ("a.png", b"\x89PNG\r\n\x1a\n....", "image/png")},
@@ -762,7 +756,7 @@ async def test_evidence_is_checked_and_frozen_once_acted_on(records_world: Recor
     assert (
         await world.client.post(f"/corrections/{correction}/permit", headers=leader)
     ).status_code == 200
-    problem(
+    assert_problem(
         await world.client.put(
             url, files={"file": ("b.pdf", PDF, "application/pdf")}, headers=teacher
         ),

@@ -7,8 +7,7 @@ thread. The schema is taken from an app built at import time, so each operation 
 Generation is positive and negative, with random path parameters and with those of a populated
 class (its students, the current school year), so that requests get past the 404s.
 
-Failures are collected rather than raised inside Hypothesis, so nothing is shrunk and every
-distinct failure (by operation, check and status) is listed with a curl command.
+The fuzzing itself, its checks and how failures are reported: ``common.fuzzing``.
 """
 
 from __future__ import annotations
@@ -24,19 +23,10 @@ from typing import Any, Final
 import pytest
 import pytest_asyncio
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 from pydantic import SecretStr
-from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
-from schemathesis.core.failures import FailureGroup
-from schemathesis.core.result import Ok
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import text
 
+from common.fuzzing import fuzz_operation, operations_of
 from common.messaging.tables import outbox
 from common.testing import serving
 from records.app import create_app
@@ -44,21 +34,6 @@ from records.handlers.base import school_today
 from records.models import Base
 from records.settings import RecordsSettings
 from records.testing import DATA_KEY, RecordsWorld
-
-CHECKS: Final = [status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-Operation = APIOperation[Any, Any, Any, Any]
-
-
-def operations_of(schema: BaseSchema) -> list[Operation]:
-    """Every operation of ``schema``; one Schemathesis cannot read fails the test."""
-    found: list[Operation] = []
-    for result in schema.get_all_operations():
-        assert isinstance(result, Ok), result
-        found.append(result.ok())
-    return found
-
 
 SCHEMA: Final = schemathesis.openapi.from_dict(
     create_app(RecordsSettings(data_key=SecretStr(DATA_KEY))).openapi()
@@ -103,52 +78,7 @@ async def fuzzed(records_world: RecordsWorld) -> AsyncIterator[Fuzzed]:
 def fuzz(
     label: str, base_url: str, headers: dict[str, str], known: dict[str, str], examples: int
 ) -> tuple[Counter[int], list[str]]:
-    """Fuzz one operation; returns (statuses answered, distinct failures)."""
-    operation = OPERATIONS[label]
-    wanted = {p.name for p in operation.path_parameters}
-    fixed = {k: v for k, v in known.items() if k in wanted}
-    strategies = [
-        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
-    ]
-    if fixed:
-        strategies.append(
-            operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed)
-        )
-    failures: dict[str, str] = {}
-    sent: Counter[int] = Counter()
-
-    def fail(key: str, case: Case[Any], detail: str) -> None:
-        failures.setdefault(key, f"{detail}\n  {case.as_curl_command(base_url=base_url)}")
-
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=st.one_of(strategies))
-    def run(case: Case[Any]) -> None:
-        response = case.call(base_url=base_url, headers=headers, timeout=30)
-        status = response.status_code
-        sent[status] += 1
-        if status >= 500:
-            fail(f"{status}", case, f"{label}: {status} {response.content[:2000]!r}")
-            return
-        content_type = response.headers.get("content-type", [""])[0]
-        if status >= 400 and not content_type.startswith("application/problem+json"):
-            fail(f"{status}-type", case, f"{label}: {status} as {content_type!r}")
-        checks = CHECKS
-        try:
-            case.validate_response(response, checks=checks, headers=headers)
-        except (AssertionError, FailureGroup) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"check-{status}-{first}", case, f"{label}: {status}: {str(exc)[:1500]}")
-
-    run()
-    return sent, list(failures.values())
+    return fuzz_operation(OPERATIONS[label], base_url, headers, examples, known=known)
 
 
 Caller = Callable[[Fuzzed], dict[str, str]]

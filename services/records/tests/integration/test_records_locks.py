@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-import httpx
-
+from common.testing import assert_problem
 from records.testing import RecordsWorld
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_a_term_lock_needs_approved_results_and_refuses_that_terms_writes(
@@ -44,7 +34,7 @@ async def test_a_term_lock_needs_approved_results_and_refuses_that_terms_writes(
         "reason": "Khóa sổ học kỳ I",
     }
     # Not before the class's results are confirmed and approved (R12).
-    refused = problem(
+    refused = assert_problem(
         await world.client.post("/locks", json=body, headers=leader), 409, "results-not-approved"
     )
     assert refused["classes"] == [str(class_id)]
@@ -58,7 +48,9 @@ async def test_a_term_lock_needs_approved_results_and_refuses_that_terms_writes(
     assert lock["snapshot"] == 1
     assert len(lock["audit_head"]) == 64
     assert "vn.hsdt.records.term.locked.v1" in await world.outbox_types()
-    problem(await world.client.post("/locks", json=body, headers=leader), 409, "already-locked")
+    assert_problem(
+        await world.client.post("/locks", json=body, headers=leader), 409, "already-locked"
+    )
 
     # The snapshot: students, the term's cells and every finding, as locked.
     snapshot = await world.client.get(
@@ -77,7 +69,7 @@ async def test_a_term_lock_needs_approved_results_and_refuses_that_terms_writes(
     url = f"/classes/{class_id}/sheets/toan/term_1"
     read = await world.client.get(url, headers=me)
     # The lock answers which lock, since when and by whom; nothing is written.
-    locked_answer = problem(
+    locked_answer = assert_problem(
         await world.client.patch(
             url,
             json=cell | {"assessed_on": date(first, 12, 2).isoformat()},
@@ -92,7 +84,7 @@ async def test_a_term_lock_needs_approved_results_and_refuses_that_terms_writes(
     assert locked_answer["lock"]["since"]
     assert (await world.client.get(url, headers=me)).json()["version"] == read.json()["version"]
     # The assignment of term 1 is locked too; term 2's sheet and assignments are not.
-    problem(
+    assert_problem(
         await world.client.put(
             f"/classes/{class_id}/assignments/toan/term_1",
             json={"teacher_id": str(uuid.uuid4())},
@@ -146,7 +138,7 @@ async def test_a_year_lock_freezes_profiles_and_movements_of_its_classes(
     )
     assert locked.status_code == 201, locked.text
     admin = world.admin_of(school)
-    problem(
+    assert_problem(
         await world.client.put(
             f"/classes/{class_id}/absences/{students[0]}",
             json={"excused_days": 3, "unexcused_days": 0},
@@ -155,7 +147,7 @@ async def test_a_year_lock_freezes_profiles_and_movements_of_its_classes(
         423,
         "scope-locked",
     )
-    problem(
+    assert_problem(
         await world.client.post(
             f"/students/{students[0]}/movements",
             json={"kind": "drop_out", "effective_on": f"{world.last_year_first + 1}-05-01"},
@@ -190,7 +182,7 @@ async def test_an_inspection_window_makes_the_district_read_only_then_ends(
         await world.client.post("/inspection-windows", json=window_body, headers=other)
     ).status_code == 403
     bad = window_body | {"ends_at": (now - timedelta(hours=1)).isoformat()}
-    problem(
+    assert_problem(
         await world.client.post("/inspection-windows", json=bad, headers=district_admin),
         422,
         "window-invalid",
@@ -201,7 +193,7 @@ async def test_an_inspection_window_makes_the_district_read_only_then_ends(
     assert opened.status_code == 201, opened.text
     window = opened.json()
     try:
-        answer = problem(
+        answer = assert_problem(
             await world.client.post(
                 "/classes",
                 json={

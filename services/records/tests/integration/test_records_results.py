@@ -6,19 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
-import httpx
-
+from common.testing import assert_problem
 from records.testing import RecordsWorld
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def test_a_year_is_computed_explained_confirmed_and_approved(
@@ -72,7 +62,7 @@ async def test_a_year_is_computed_explained_confirmed_and_approved(
 
     # The leader cannot approve what the homeroom teacher has not confirmed.
     leader = world.leader_of(school)
-    problem(
+    assert_problem(
         await world.client.post(f"/classes/{class_id}/results/year/approve", headers=leader),
         409,
         "not-confirmed",
@@ -91,7 +81,7 @@ async def test_a_year_is_computed_explained_confirmed_and_approved(
     await world.fill(class_id, me, "toan", "term_2", {good: "8"}, date(first + 1, 4, 2))
     after = (await world.client.get(f"/classes/{class_id}/results/year", headers=leader)).json()
     assert after["review"] is None
-    problem(
+    assert_problem(
         await world.client.post(f"/classes/{class_id}/results/year/approve", headers=leader),
         409,
         "not-confirmed",
@@ -104,7 +94,7 @@ async def test_confirming_incomplete_results_is_refused(records_world: RecordsWo
     homeroom = uuid.uuid4()
     class_id = await world.new_class(school, 7, homeroom=homeroom, year_id=world.last_year_id)
     await world.add_students(class_id, school, ["Hồ Thị Mai"], date(world.last_year_first, 8, 15))
-    body = problem(
+    body = assert_problem(
         await world.client.post(
             f"/classes/{class_id}/results/term_1/confirm",
             headers=world.teacher(homeroom, school),

@@ -13,20 +13,12 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
+from common.testing import assert_problem
 from records.handlers.base import school_today
 from records.models import EntryChangeRow, EntryRow
 from records.testing import RecordsWorld
 
 NAMES = ["Trần Văn Bình", "Nguyễn Thị An", "Lê Minh Anh", "Phạm Thu Ánh"]
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict:  # type: ignore[type-arg]
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    assert body["title"]
-    return body  # type: ignore[no-any-return]
 
 
 async def grade6_class(world: RecordsWorld) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
