@@ -211,6 +211,7 @@ async def test_each_refusal_is_a_clear_problem(records_world: RecordsWorld) -> N
 
 
 async def test_excel_round_trip_of_a_grade_sheet(records_world: RecordsWorld) -> None:
+    # R25: the sheet a teacher keeps in Excel and the system's values agree, both ways.
     world = records_world
     class_id, teacher, _students = await grade6_class(world)
     me = world.teacher(teacher, world.units.thcs)
