@@ -33,16 +33,14 @@ import gc
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +54,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from bench.figures import Results, machine, ratio, versions
 from common.auth import CurrentPrincipal, JwksVerifier
 from common.testing import alembic
 from identity.app import create_app
@@ -90,39 +89,6 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(reps=1, verifies=1_000, requests=400, sign_ins=40, hashes=40)
-
-
-@dataclass
-class Figure:
-    key: str
-    label: str
-    unit: str
-    runs: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs) if self.runs else float("nan")
-
-
-class Results:
-    def __init__(self) -> None:
-        self.figures: dict[str, Figure] = {}
-
-    def add(self, key: str, label: str, unit: str, value: float) -> None:
-        self.figures.setdefault(key, Figure(key, label, unit)).runs.append(value)
-        print(f"  {label}: {value:,.1f} {unit}", file=sys.stderr, flush=True)
-
-    def median(self, key: str) -> float:
-        fig = self.figures.get(key)
-        return fig.median if fig else float("nan")
-
-
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
-
-
-# ---------------------------------------------------------------------------------------------
-# Setup: a migrated database with one teacher, the identity app, a verifier
 
 
 def _migrate(database_url: str) -> None:
@@ -459,24 +425,6 @@ async def bench_sign_in(bench: Bench, sizes: Sizes, results: Results) -> None:
 # Report
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release()}
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("pyjwt", "cryptography", "argon2-cffi", "redis", "fastapi", "httpx"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[dist] = metadata.version(dist)
-    return out
-
-
 ROWS: tuple[str, ...] = (
     "verify",
     "decode",
@@ -554,7 +502,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "uv run --no-sync python -m bench.identity " + " ".join(sys.argv[1:]),
         "machine": machine() | {"load_average_at_start": load},
-        "versions": versions(),
+        "versions": versions(("pyjwt", "cryptography", "argon2-cffi", "redis", "fastapi", "httpx")),
         "sizes": asdict(sizes),
         "argon2id": argon2,
         "sign_in_concurrency": SIGN_IN_CONCURRENCY,

@@ -48,6 +48,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import records.progress as progress
+from bench.figures import machine, versions
 from bench.province import (
     PG_HOST,
     Loader,
@@ -57,7 +58,7 @@ from bench.province import (
     loader_actor,
     profiles,
 )
-from bench.records import machine, percentile, teacher_actor, versions
+from bench.records import percentile, teacher_actor
 from common.db import create_engine, create_sessionmaker
 from records.api.progress import ProgressRead, _row, _total
 from records.bulk import enrol_students
@@ -360,7 +361,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "when": datetime.now(UTC).isoformat(),
             "machine": machine(),
-            "versions": versions(),
+            "versions": versions(("sqlalchemy", "asyncpg", "fastapi", "opentelemetry-sdk")),
             "load": load,
             "scopes": {
                 "province": scopes.province.code,

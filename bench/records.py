@@ -41,16 +41,13 @@ import gc
 import json
 import logging
 import os
-import platform
 import random
-import statistics
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,6 +59,8 @@ from pydantic import SecretStr
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from bench import figures
+from bench.figures import machine, ratio, versions
 from bench.province import (
     Loader,
     Province,
@@ -122,29 +121,8 @@ class Sizes:
         return cls(reps=1, scale=0.001, saves=40, per_saver=8, http_saves=30)
 
 
-@dataclass
-class Figure:
-    key: str
-    label: str
-    unit: str
-    runs: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs) if self.runs else float("nan")
-
-
-class Results:
-    def __init__(self) -> None:
-        self.figures: dict[str, Figure] = {}
-
-    def add(self, key: str, label: str, unit: str, value: float) -> None:
-        self.figures.setdefault(key, Figure(key, label, unit)).runs.append(value)
-        print(f"  {label}: {value:,.2f} {unit}", file=sys.stderr, flush=True)
-
-    def median(self, key: str) -> float:
-        fig = self.figures.get(key)
-        return fig.median if fig else float("nan")
+class Results(figures.Results):
+    digits = 2
 
     def saves(self, key: str, label: str, latencies: Sequence[float], elapsed: float) -> None:
         """p50 / p99 in ms and sheets/s of one run of saves."""
@@ -160,10 +138,6 @@ def percentile(ordered: Sequence[float], q: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
-
-
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
 
 
 def teacher_actor(teacher: uuid.UUID, school: uuid.UUID) -> Actor:
@@ -591,24 +565,6 @@ async def bench_results(bench: Bench, sizes: Sizes, results: Results) -> dict[st
 # Report
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release()}
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("sqlalchemy", "asyncpg", "fastapi", "httpx", "opentelemetry-sdk"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out[dist] = metadata.version(dist)
-    return out
-
-
 SAVE_KEYS: Final = (
     "ours_seq",
     "ours_conc",
@@ -686,7 +642,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "uv run --no-sync python -m bench.records " + " ".join(sys.argv[1:]),
         "machine": machine() | {"load_average_at_start": load},
-        "versions": versions(),
+        "versions": versions(("sqlalchemy", "asyncpg", "fastapi", "httpx", "opentelemetry-sdk")),
         "sizes": asdict(sizes),
         "province": {
             "scale": asdict(Scale.of(sizes.scale)),

@@ -47,17 +47,15 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from openpyxl import load_workbook
-from sqlalchemy import text
 
 from common.app import API_PREFIX
 from common.events.identity import OrgLevel, OrgUnitCreated, Role
-from common.messaging.tables import outbox
 from records.access import ENDPOINT_RULES, EndpointRule, LockScope, Owner, Scope
 from records.excel.class_list import StudentProfileRow, export_class_list
 from records.excel.grade_sheet import XLSX_MEDIA_TYPE
 from records.handlers.base import school_today
 from records.handlers.calendar import record_org_unit
-from records.models import Base, CorrectionRow, LockRow, SnapshotRow
+from records.models import CorrectionRow, LockRow, SnapshotRow
 from records.testing import RecordsWorld, calendar_body
 from records.uow import RecordsUnitOfWork
 
@@ -132,7 +130,6 @@ class Target:
     students: list[uuid.UUID]
     teachers: dict[Link, uuid.UUID]
     side_class: uuid.UUID
-    tables: list[str] = field(default_factory=list)
 
     @property
     def school(self) -> uuid.UUID:
@@ -159,19 +156,7 @@ class Target:
         return self.world.leader_of(self.school)
 
     async def snapshot(self) -> dict[str, str]:
-        """A hash of every row of every records table and of the outbox."""
-        state: dict[str, str] = {}
-        async with self.world.sessions() as session:
-            for table in self.tables:
-                state[table] = str(
-                    await session.scalar(
-                        text(
-                            f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|'"
-                            f" ORDER BY t::text)), '') FROM {table} t"
-                        )
-                    )
-                )
-        return state
+        return await self.world.fingerprint()
 
 
 async def _seed_other_province(world: RecordsWorld) -> uuid.UUID:
@@ -201,7 +186,6 @@ async def target(records_world: RecordsWorld) -> Target:
     class_id = await world.new_class(school, 6, homeroom=teachers[Link.HOMEROOM])
     students = await world.add_students(class_id, school, NAMES, school_today() - timedelta(days=1))
     await world.assign(class_id, school, "toan", "term_1", teachers[Link.ASSIGNED])
-    tables = sorted({t.name for t in Base.metadata.sorted_tables} | {outbox.name})
     side_class = await world.new_class(school, 6)
     other_province = await _seed_other_province(world)
     async with world.sessions() as session:
@@ -222,7 +206,7 @@ async def target(records_world: RecordsWorld) -> Target:
             )
         )
         await session.commit()
-    return Target(world, other_province, class_id, students, teachers, side_class, tables)
+    return Target(world, other_province, class_id, students, teachers, side_class)
 
 
 def _problem(response: httpx.Response, status: int) -> dict[str, Any]:

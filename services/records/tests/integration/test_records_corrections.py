@@ -21,44 +21,6 @@ PDF = b"%PDF-1.4\n% evidence\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 REASON = "Nhập nhầm điểm kiểm tra cuối kỳ của học sinh"
 
 
-async def subjects_of(world: RecordsWorld, grade: int) -> list[dict[str, Any]]:
-    response = await world.client.get(
-        f"/school-years/{world.last_year_id}/curriculum",
-        params={"grade": grade},
-        headers=world.admin_of(world.units.thcs),
-    )
-    assert response.status_code == 200, response.text
-    subjects: list[dict[str, Any]] = response.json()
-    return subjects
-
-
-async def fill(
-    world: RecordsWorld,
-    class_id: uuid.UUID,
-    headers: dict[str, str],
-    sheet: str,
-    period: str,
-    values: dict[uuid.UUID, object],
-    on: date,
-) -> None:
-    url = f"/classes/{class_id}/sheets/{sheet}/{period}"
-    current = await world.client.get(url, headers=headers)
-    assert current.status_code == 200, current.text
-    columns = [c["code"] for c in current.json()["columns"] if c["kind"] != "comment"]
-    cells = [
-        {"student_id": str(s), "column": column, "value": value}
-        for s, value in values.items()
-        for column in columns
-        if column != "retest"
-    ]
-    saved = await world.client.patch(
-        url,
-        json={"cells": cells, "assessed_on": on.isoformat()},
-        headers={**headers, "If-Match": current.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-
-
 @dataclass
 class Locked:
     school: uuid.UUID
@@ -80,11 +42,10 @@ async def locked_term_1(world: RecordsWorld, *, teacher: uuid.UUID | None = None
         class_id, school, ["Đỗ Minh Khoa", "Bùi Văn Long"], date(first, 8, 15)
     )
     me = world.teacher(teacher, school)
-    for subject in await subjects_of(world, 6):
+    for subject in await world.subjects(6, world.last_year_id):
         await world.assign(class_id, school, subject["code"], "term_1", teacher)
         value = "8" if subject["form"] == "score" else "Đ"
-        await fill(
-            world,
+        await world.fill(
             class_id,
             me,
             subject["code"],
@@ -93,8 +54,7 @@ async def locked_term_1(world: RecordsWorld, *, teacher: uuid.UUID | None = None
             date(first, 12, 1),
         )
     gvcn = world.teacher(homeroom, school)
-    await fill(
-        world,
+    await world.fill(
         class_id,
         gvcn,
         "_conduct",

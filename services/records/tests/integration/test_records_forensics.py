@@ -14,17 +14,6 @@ from openpyxl.worksheet.worksheet import Worksheet
 from records.testing import RecordsWorld
 
 
-async def subjects_of(world: RecordsWorld, grade: int) -> list[dict[str, Any]]:
-    response = await world.client.get(
-        f"/school-years/{world.last_year_id}/curriculum",
-        params={"grade": grade},
-        headers=world.admin_of(world.units.thcs),
-    )
-    assert response.status_code == 200, response.text
-    subjects: list[dict[str, Any]] = response.json()
-    return subjects
-
-
 async def save(
     world: RecordsWorld,
     class_id: uuid.UUID,
@@ -57,7 +46,7 @@ async def test_edits_that_move_a_rating_are_told_apart_from_edits_that_move_noth
         class_id, school, ["Ngô Bảo Châu", "Lê Thu Hà"], date(first, 8, 15)
     )
     me = world.teacher(teacher, school)
-    for subject in await subjects_of(world, 6):
+    for subject in await world.subjects(6, world.last_year_id):
         await world.assign(class_id, school, subject["code"], "term_1", teacher)
         sheet = await world.client.get(
             f"/classes/{class_id}/sheets/{subject['code']}/term_1", headers=me
