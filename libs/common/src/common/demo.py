@@ -12,8 +12,12 @@ the accounts, records the classes they teach, both with the same ids.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
+
+from common.events.identity import OrgLevel, OrgUnitCreated
 
 DEMO_NAMESPACE: Final = uuid.UUID("6b0f3f0e-2a47-5e0b-9d3a-8f1c2b7a4e10")
 PASSWORD_ENV: Final = "HSDT_DEMO_PASSWORD"  # noqa: S105 — the variable's name
@@ -94,3 +98,45 @@ def all_schools() -> tuple[tuple[DemoDistrict | None, DemoSchool], ...]:
     """Every demo school with its district (None under the department)."""
     inside = tuple((d, s) for d in DISTRICTS for s in d.schools)
     return inside + tuple((None, s) for s in DEPARTMENT_SCHOOLS)
+
+
+def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
+    """The demo's org tree as identity's events bring it. Each service's demo loads it through
+    its own consumer too, so that the demo does not wait for a worker (the consumers' upserts
+    make the second arrival a no-op)."""
+    province = demo_id("unit", PROVINCE_CODE)
+
+    def event(  # noqa: PLR0917 - the event's fields, in its order
+        unit: uuid.UUID,
+        kind: OrgLevel,
+        code: str,
+        parent: uuid.UUID | None,
+        district: uuid.UUID | None,
+        levels: tuple[str, ...] = (),
+    ) -> OrgUnitCreated:
+        return OrgUnitCreated(
+            unit_id=unit,
+            kind=kind,
+            code=code,
+            parent_id=parent,
+            levels=list(levels),
+            province_id=province,
+            district_id=district,
+            created_at=at,
+            created_by=None,
+        )
+
+    yield event(province, OrgLevel.PROVINCE, PROVINCE_CODE, None, None)
+    for demo_district in DISTRICTS:
+        unit = demo_id("unit", demo_district.code)
+        yield event(unit, OrgLevel.DISTRICT, demo_district.code, province, unit)
+    for district, school in all_schools():
+        office = demo_id("unit", district.code) if district else None
+        yield event(
+            demo_id("unit", school.code),
+            OrgLevel.SCHOOL,
+            school.code,
+            office or province,
+            office,
+            school.levels,
+        )

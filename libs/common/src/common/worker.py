@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,8 +32,12 @@ async def run_service_worker(
     subscriptions: Subscriptions,
     *,
     version: str,
+    scheduled: Sequence[Callable[[Deps, asyncio.Event], Coroutine[Any, Any, None]]] = (),
 ) -> None:
-    """The body of every service's ``worker.py``: logging, telemetry, deps, then the worker."""
+    """The body of every service's ``worker.py``: logging, telemetry, deps, then the worker.
+
+    ``scheduled`` are the service's periodic jobs (a deadline sweep): each runs until the stop
+    event is set and elects its own leader, since every replica of the worker runs them."""
     configure_logging(settings.service_name, settings.log_level)
     setup_telemetry(settings.service_name, settings, service_version=version)
     deps = bootstrap()
@@ -41,6 +47,7 @@ async def run_service_worker(
             engine=deps.engine,
             uow_factory=deps.uow_factory,
             subscriptions=subscriptions,
+            scheduled=[functools.partial(job, deps) for job in scheduled],
         )
     finally:
         await deps.aclose()
@@ -54,6 +61,7 @@ async def run_worker(
     subscriptions: Subscriptions,
     deps: Mapping[str, object] | None = None,
     stop: asyncio.Event | None = None,
+    scheduled: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
 ) -> None:
     """Relay this service's outbox and handle the events it subscribes to.
 
@@ -95,10 +103,15 @@ async def run_worker(
     log.info("worker of %s started", settings.service_name)
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     prune_task = asyncio.create_task(_prune_periodically(engine, settings, stop), name="prune")
+    jobs = [
+        asyncio.create_task(job(stop), name=f"scheduled-{i}") for i, job in enumerate(scheduled)
+    ]
     try:
         await stop.wait()
     finally:
         prune_task.cancel()
+        # Jobs watch the stop event themselves and finish the pass they are in.
+        await asyncio.gather(*jobs, return_exceptions=True)
         log.info("worker of %s stopping", settings.service_name)
         if consumer is not None:
             await consumer.stop()

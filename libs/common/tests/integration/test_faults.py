@@ -74,7 +74,7 @@ async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
             for chunk in chunks
         ]
         # Stop the broker once the stream is flowing, with events in every stage.
-        assert await wait_until(_effects_started(world.engine), timeout=30)
+        assert await wait_until(_effects_started(world.engine), timeout=120)
         await asyncio.to_thread(rabbitmqctl, "stop_app")
         try:
             await asyncio.sleep(2)
@@ -82,7 +82,7 @@ async def test_ten_thousand_events_survive_a_broker_restart_exactly_once(
             await asyncio.to_thread(rabbitmqctl, "start_app")
         await asyncio.gather(*producing)
         assert await wait_until(
-            await _effects_reach(world.engine, total), timeout=240, interval=0.5
+            await _effects_reach(world.engine, total), timeout=480, interval=0.5
         )
         await asyncio.sleep(1)  # room for a late duplicate to show itself
         counts = await effect_counts(world.engine)
@@ -269,11 +269,11 @@ async def test_relay_recovers_from_a_database_restart(
             )
             for i in range(4)
         ]
-        assert await wait_until(_effects_started(world.engine), timeout=30)
+        assert await wait_until(_effects_started(world.engine), timeout=120)
         await asyncio.to_thread(_restart_postgresql)
         await asyncio.gather(*producing)
         assert await wait_until(
-            await _effects_reach(world.engine, total), timeout=120, interval=0.5
+            await _effects_reach(world.engine, total), timeout=300, interval=0.5
         )
         await asyncio.sleep(1)
         counts = await effect_counts(world.engine)

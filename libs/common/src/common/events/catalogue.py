@@ -6,14 +6,21 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from common.events.archive import FixityFailed, PackageStored
-from common.events.attendance import MonthClosed, RollCallLate, RollCallSubmitted
+from common.events.attendance import (
+    MonthClosed,
+    RollCallLate,
+    RollCallMissing,
+    RollCallSubmitted,
+)
 from common.events.base import IntegrationEvent
 from common.events.identity import GrantChanged, OrgUnitCreated, UserCreated, UserDisabled
 from common.events.records import (
     AssessmentChanged,
     ClassCreated,
+    ClassRosterChanged,
     CorrectionApplied,
     ResultsApproved,
+    SchoolYearScheduled,
     StudentTransferred,
     TermLocked,
     TermReopened,
@@ -22,7 +29,7 @@ from common.events.signing import DocumentSigned, SigningRequestCompleted
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.3.0"
+CATALOGUE_VERSION = "1.4.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,
@@ -36,8 +43,11 @@ CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     ClassCreated,
     AssessmentChanged,
     ResultsApproved,
+    ClassRosterChanged,
+    SchoolYearScheduled,
     RollCallSubmitted,
     RollCallLate,
+    RollCallMissing,
     MonthClosed,
     DocumentSigned,
     SigningRequestCompleted,

@@ -344,3 +344,73 @@ class ResultsApproved(IntegrationEvent):
     confirmed_by: uuid.UUID = Field(description="User id of the homeroom teacher who confirmed.")
     approved_by: uuid.UUID = Field(description="User id of the school leader who approved.")
     approved_at: AwareDatetime = Field(description="When the results were approved.")
+
+
+class RosterStudent(BaseModel):
+    """A student's time in a class: the name to call and the dates they are on the list."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    student_id: uuid.UUID = Field(description="Student, as records knows them.")
+    full_name: str = Field(min_length=1, max_length=100, description="Full name, as enrolled.")
+    starts_on: date = Field(description="First day in the class.")
+    ends_on: date | None = Field(description="Last day in the class; null while still in it.")
+
+
+class ClassRosterChanged(IntegrationEvent):
+    """The list of a class (danh sách lớp) or its homeroom teacher changed (R13, R14).
+
+    Published by records when a class opens, students join or leave it, a name is corrected,
+    or the homeroom teacher changes. A whole-state event: it carries every enrolment of the
+    class this school year, so a consumer replaces its copy and keeps the one with the highest
+    ``sequence``. Attendance takes the roll from it. It carries names and dates only: no birth
+    date, no national ID, nothing a roll call does not need.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.class.roster_changed.v1"
+    subject_field: ClassVar[str] = "class_id"
+
+    class_id: uuid.UUID = Field(description="Id of the class in records.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    school_year: SchoolYear
+    grade: int = Field(ge=1, le=12, description="Grade (khối lớp), 1 to 12.")
+    label: str = Field(min_length=1, max_length=40, description="The class label, e.g. 6A1.")
+    homeroom_teacher_id: uuid.UUID | None = Field(
+        description="User id of the homeroom teacher (giáo viên chủ nhiệm); null until named."
+    )
+    students: tuple[RosterStudent, ...] = Field(
+        max_length=2_000, description="Every enrolment of the class in the school year."
+    )
+    changed_at: AwareDatetime = Field(description="When the list changed.")
+
+
+class TermDates(BaseModel):
+    """First and last day of a term of a school year."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    term: Term = Field(description="term_1 or term_2.")
+    starts_on: date
+    ends_on: date
+
+
+class SchoolYearScheduled(IntegrationEvent):
+    """A province's school year (năm học) was opened, or its term dates changed.
+
+    Published by records with the year's dates and its two terms. Whole-state, like
+    ``ClassRosterChanged``: keep the one with the highest ``sequence``. Attendance derives its
+    school days from the terms, less its own holidays.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.records.schoolyear.scheduled.v1"
+    subject_field: ClassVar[str] = "school_year_id"
+
+    school_year_id: uuid.UUID = Field(description="Id of the school year in records.")
+    province_id: ProvinceId
+    school_year: SchoolYear
+    starts_on: date = Field(description="First day of the school year.")
+    ends_on: date = Field(description="Last day of the school year.")
+    terms: tuple[TermDates, ...] = Field(description="The terms' dates (học kỳ I, học kỳ II).")
+    scheduled_at: AwareDatetime = Field(description="When the dates were set.")
