@@ -37,3 +37,12 @@ for svc in "${HSDT_SERVICES[@]}"; do
     say "$svc: alembic upgrade head ($(hsdt_db "$svc"))"
     uv run --no-sync alembic -c "$ini" upgrade head
 done
+
+# Queues before producers: an event published before its consumer first starts (the demo's,
+# say) would otherwise find no queue and be dropped.
+consumers=()
+for svc in "${HSDT_SERVICES[@]}"; do
+    [ -f "services/$svc/src/$svc/consumers.py" ] && consumers+=("$svc")
+done
+say "declaring the consumers' queues: ${consumers[*]}"
+uv run --no-sync hsdt-declare-queues "${consumers[@]}"

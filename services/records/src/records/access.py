@@ -12,13 +12,12 @@ route without a row fails that test.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from common.auth import Principal
-from common.errors import Problem
+from common.access import Actor as PersonActor
+from common.access import Forbidden
 from common.events.identity import Role
 from records.models import OrgUnitRow
 
@@ -219,62 +218,13 @@ assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if 
 assert all(rule.lock is LockScope.NONE for rule in ENDPOINT_RULES.values() if not rule.writes)
 
 
-class Forbidden(Problem):
-    def __init__(self, detail: str, code: str = "forbidden", title: str | None = None) -> None:
-        super().__init__(403, code, title or "Không có quyền thực hiện thao tác này", detail)
-
-
 @dataclass(frozen=True, slots=True)
-class Actor:
-    """The person a request is attributed to (R23): the user, or the user school software acts
-    for; ``client_id`` names the software when there is one."""
-
-    principal: Principal
-    user_id: uuid.UUID | None
-    client_id: str | None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Actor:
-        person = principal.subject if principal.kind == "user" else principal.acting_for
-        try:
-            user_id = uuid.UUID(person) if person else None
-        except ValueError:
-            user_id = None
-        client = principal.subject if principal.kind == "client" else None
-        return cls(principal, user_id, client)
-
-    def person(self) -> uuid.UUID:
-        """The person for a write; school software must say whom it acts for."""
-        if self.user_id is None:
-            raise Forbidden(
-                "Writes need a person: a client token must carry acting_for",
-                code="acting-user-required",
-                title="Cần xác định người thực hiện",
-            )
-        return self.user_id
-
-    def roles_at(self, unit: OrgUnitRow) -> frozenset[Role]:
-        """Roles granted at ``unit`` or at a unit above it."""
-        covering = {str(unit.id), str(unit.province_id)}
-        if unit.district_id is not None:
-            covering.add(str(unit.district_id))
-        roles: set[Role] = set()
-        for grant in self.principal.grants:
-            if grant.unit_id in covering:
-                try:
-                    roles.add(Role(grant.role))
-                except ValueError:
-                    continue
-        return frozenset(roles)
+class Actor(PersonActor):
+    """The caller as records sees them: ``common.access.Actor`` with records' rule rows."""
 
     def check(self, rule: EndpointRule, unit: OrgUnitRow) -> frozenset[Role]:
         """The caller's roles at ``unit`` that the rule admits; 403 when there are none."""
-        held = self.roles_at(unit) & rule.roles
-        if not held:
-            raise Forbidden(f"No role among {sorted(rule.roles)} covers unit {unit.code}")
-        if rule.writes:
-            self.person()
-        return held
+        return self.require(rule.roles, unit, writes=rule.writes)
 
     def any_grant(self) -> bool:
         return bool(self.principal.grants)
@@ -282,3 +232,15 @@ class Actor:
 
 def rule(method: str, path: str) -> EndpointRule:
     return ENDPOINT_RULES[(method, path)]
+
+
+__all__ = [
+    "ENDPOINT_RULES",
+    "Actor",
+    "EndpointRule",
+    "Forbidden",
+    "LockScope",
+    "Owner",
+    "Scope",
+    "rule",
+]

@@ -16,6 +16,8 @@ Deliberate differences from the API path, because a bulk load is not a teacher t
   through ``save_sheet``, which diffs and records old values;
 - it emits no ``AssessmentChanged``: an initial load precedes the consumers that would read
   them, and one event per sheet with every cell would flood the outbox;
+- enrolling still emits ``ClassRosterChanged`` (one per class, the whole list): attendance
+  cannot take a roll of students it has never heard of;
 - ``today`` may be given: a synthetic year is generated as it stands at the end of the year.
 """
 
@@ -188,6 +190,7 @@ async def enrol_students(
             )
             await uow.records.bump_class_version(row.id)
         await progress.roster_changed(uow, row.id)  # progress figures (R11, R26)
+        uow.roster_changed(row.id)
         await audit(
             uow,
             actor,

@@ -16,22 +16,20 @@ import asyncio
 import random
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from common.auth import Grant, Principal
 from common.db import create_engine, create_sessionmaker
 from common.demo import (
-    DISTRICTS,
     PROVINCE_ADMIN,
     PROVINCE_CODE,
     DemoSchool,
     all_schools,
     demo_id,
+    org_events,
     username,
 )
-from common.events.identity import OrgLevel, OrgUnitCreated
 from common.events.records import WritePath
 from records.access import Actor
 from records.domain.cells import CellKind
@@ -146,49 +144,6 @@ def demo_calendar(today: date) -> calendar.CreateSchoolYear:
             calendar.PeriodDates(Period.SUMMER, date(first + 1, 6, 1), date(first + 1, 7, 31)),
         ),
     )
-
-
-def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
-    """The org tree as identity's events bring it; loaded here too so the demo does not wait
-    for the worker (the consumer's upsert makes the second arrival a no-op)."""
-    province = demo_id("unit", PROVINCE_CODE)
-    yield OrgUnitCreated(
-        unit_id=province,
-        kind=OrgLevel.PROVINCE,
-        code=PROVINCE_CODE,
-        parent_id=None,
-        levels=[],
-        province_id=province,
-        district_id=None,
-        created_at=at,
-        created_by=None,
-    )
-    for office in DISTRICTS:
-        unit = demo_id("unit", office.code)
-        yield OrgUnitCreated(
-            unit_id=unit,
-            kind=OrgLevel.DISTRICT,
-            code=office.code,
-            parent_id=province,
-            levels=[],
-            province_id=province,
-            district_id=unit,
-            created_at=at,
-            created_by=None,
-        )
-    for district, school in all_schools():
-        parent = demo_id("unit", district.code) if district else province
-        yield OrgUnitCreated(
-            unit_id=demo_id("unit", school.code),
-            kind=OrgLevel.SCHOOL,
-            code=school.code,
-            parent_id=parent,
-            levels=list(school.levels),
-            province_id=province,
-            district_id=demo_id("unit", district.code) if district else None,
-            created_at=at,
-            created_by=None,
-        )
 
 
 def actor(school: DemoSchool, prefix: str, role: str) -> Actor:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -269,9 +270,16 @@ class EntryChangeRow(Base):
 
 
 class AbsenceTotalRow(Base):
-    """Days absent in a school year (excused + unexcused); attendance will keep it (its issue)."""
+    """Days absent in a school year (excused, unexcused) that the 45-day rule reads.
+
+    ``source`` says who keeps it: ``manual`` (the homeroom teacher's ``PUT``) until attendance
+    closes a month for the student, ``attendance`` from then on (the sum of ``month_absences``).
+    """
 
     __tablename__ = "absence_totals"
+    __table_args__ = (
+        CheckConstraint("source IN ('manual', 'attendance')", name="ck_absence_totals_source"),
+    )
 
     student_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     school_year_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -280,6 +288,32 @@ class AbsenceTotalRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     updated_by: Mapped[uuid.UUID | None]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class MonthAbsenceRow(Base):
+    """A student's absence days in a month closed by attendance, for one class (R14).
+
+    Attendance's fact, kept as sent: the revision with the highest ``sequence`` of the class's
+    month wins, whatever order the events arrive in.
+    """
+
+    __tablename__ = "month_absences"
+    __table_args__ = (
+        Index("ix_month_absences_year_student", "school_year_id", "student_id"),
+        Index("ix_month_absences_class_month", "class_id", "month"),
+    )
+
+    student_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    school_year_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school_years.id"))
+    excused_days: Mapped[int] = mapped_column(SmallInteger)
+    unexcused_days: Mapped[int] = mapped_column(SmallInteger)
+    revision: Mapped[int] = mapped_column(Integer)
+    # The MonthClosed envelope's ``sequence`` (attendance's outbox id).
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class ResultReviewRow(Base):

@@ -17,6 +17,7 @@ from records.models import (
     EnrolmentRow,
     EntryChangeRow,
     EntryRow,
+    MonthAbsenceRow,
     MovementRow,
     OrgUnitRow,
     PeriodWindowRow,
@@ -425,10 +426,13 @@ class RecordsRepository:
         self, year_id: uuid.UUID, student_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, AbsenceTotalRow]:
         rows = await self.session.scalars(
-            select(AbsenceTotalRow).where(
+            select(AbsenceTotalRow)
+            .where(
                 AbsenceTotalRow.school_year_id == year_id,
                 AbsenceTotalRow.student_id.in_(set(student_ids)),
             )
+            # ``set_absence_total`` upserts with a Core statement: refresh rows already loaded.
+            .execution_options(populate_existing=True)
         )
         return {row.student_id: row for row in rows}
 
@@ -444,6 +448,88 @@ class RecordsRepository:
                 | {"updated_at": func.now()},
             )
         )
+
+    async def month_sequences(self, class_id: uuid.UUID, month: str) -> dict[uuid.UUID, int]:
+        """The students of the class's stored month, each with the sequence that wrote it.
+
+        Columns, not rows: the month is rewritten by Core statements, and a consumer batch may
+        read it again in the same session, where ORM rows would come back stale.
+        """
+        rows = await self.session.execute(
+            select(MonthAbsenceRow.student_id, MonthAbsenceRow.sequence).where(
+                MonthAbsenceRow.class_id == class_id, MonthAbsenceRow.month == month
+            )
+        )
+        return {student: int(sequence) for student, sequence in rows}
+
+    async def replace_month_absences(
+        self, class_id: uuid.UUID, month: str, rows: Sequence[dict[str, object]]
+    ) -> None:
+        """The class's month as closed by its newest revision: every student's row at once."""
+        await self.session.execute(
+            delete(MonthAbsenceRow).where(
+                MonthAbsenceRow.class_id == class_id, MonthAbsenceRow.month == month
+            )
+        )
+        if rows:
+            await self.session.execute(insert(MonthAbsenceRow), list(rows))
+
+    async def month_absence_sums(
+        self, year_id: uuid.UUID, student_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, int]]:
+        """Each student's (excused, unexcused) days over the closed months of the year."""
+        rows = await self.session.execute(
+            select(
+                MonthAbsenceRow.student_id,
+                func.sum(MonthAbsenceRow.excused_days),
+                func.sum(MonthAbsenceRow.unexcused_days),
+            )
+            .where(
+                MonthAbsenceRow.school_year_id == year_id,
+                MonthAbsenceRow.student_id.in_(set(student_ids)),
+            )
+            .group_by(MonthAbsenceRow.student_id)
+        )
+        return {student: (int(excused), int(unexcused)) for student, excused, unexcused in rows}
+
+    async def students_with_months(
+        self, year_id: uuid.UUID, school_id: uuid.UUID, class_ids: Iterable[uuid.UUID] | None
+    ) -> list[uuid.UUID]:
+        """Students with closed months in the school's classes (or the given ones) that year."""
+        query = (
+            select(MonthAbsenceRow.student_id)
+            .join(ClassRow, ClassRow.id == MonthAbsenceRow.class_id)
+            .where(MonthAbsenceRow.school_year_id == year_id, ClassRow.school_id == school_id)
+            .distinct()
+        )
+        if class_ids is not None:
+            query = query.where(MonthAbsenceRow.class_id.in_(set(class_ids)))
+        return list(await self.session.scalars(query))
+
+    async def year_classes_of_students(
+        self, year_id: uuid.UUID, student_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ClassRow]]:
+        """The classes each student was enrolled in during the school year."""
+        rows = await self.session.execute(
+            select(EnrolmentRow.student_id, ClassRow)
+            .join(ClassRow, ClassRow.id == EnrolmentRow.class_id)
+            .where(
+                ClassRow.school_year_id == year_id,
+                EnrolmentRow.student_id.in_(set(student_ids)),
+            )
+            .order_by(EnrolmentRow.starts_on)
+        )
+        found: dict[uuid.UUID, list[ClassRow]] = {}
+        for student_id, class_row in rows:
+            found.setdefault(student_id, []).append(class_row)
+        return found
+
+    async def existing_students(self, student_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        wanted = set(student_ids)
+        if not wanted:
+            return set()
+        found = await self.session.scalars(select(StudentRow.id).where(StudentRow.id.in_(wanted)))
+        return set(found)
 
     # --- confirmations and approvals
 

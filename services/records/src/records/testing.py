@@ -8,6 +8,7 @@ they never see each other's data.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -270,6 +271,16 @@ class RecordsWorld:
         async with self.sessions() as session:
             rows = await session.execute(select(outbox.c.event_type).order_by(outbox.c.id))
             return [r[0] for r in rows]
+
+    async def outbox_events(self, event_type: str, subject: object) -> list[dict[str, Any]]:
+        """The data of the outbox's events of one type about one subject, oldest first."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(outbox.c.body)
+                .where(outbox.c.event_type == event_type, outbox.c.subject == str(subject))
+                .order_by(outbox.c.id)
+            )
+            return [json.loads(body)["data"] for body in rows]
 
 
 async def seed_units(uow: RecordsUnitOfWork, units: Units) -> None:

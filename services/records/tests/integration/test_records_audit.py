@@ -359,7 +359,13 @@ async def run_cli(world: RecordsWorld, *args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=180)
+    finally:
+        # A command left running would hold its connection into the next module's fixtures.
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode is not None
     return process.returncode, out.decode()
 

@@ -833,9 +833,13 @@ UNLOCKED_WRITES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/corrections/{correction_id}/witness"): "a step of the correction workflow",
     ("POST", "/corrections/{correction_id}/withdraw"): "a step of the correction workflow",
 }
-# The consumers that write, and why no lock holds them: none writes a school's data yet.
+# The consumers that write, and why no lock refuses them.
 UNLOCKED_CONSUMERS: Final[dict[str, str]] = {
     "record_org_unit": "identity's org tree, kept as a copy; no school's data",
+    # A refused event could only be retried into the dead letters: the month row is
+    # attendance's fact and is stored, while a live year lock holds the year's totals
+    # (test_records_attendance.py proves results do not move under it).
+    "record_month_closed": "stores attendance's month; a year lock holds the totals itself",
 }
 LOCKABLE: Final = [
     pytest.param(method, path, id=f"{method} {path}")

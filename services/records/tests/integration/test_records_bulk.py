@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from common.errors import Problem
+from common.events.records import ClassRosterChanged
 from records.testing import REPO
 
 # The generator lives in the repository's bench/, which is no installed package: the test loads
@@ -29,7 +30,7 @@ from records.bulk import BulkSheet, enrol_students, load_sheets
 from records.domain.curriculum import Period
 from records.handlers.calendar import spec_of
 from records.handlers.sheets import CellInput, CellsInvalid
-from records.models import EntryChangeRow, EntryRow, SheetRow
+from records.models import EnrolmentRow, EntryChangeRow, EntryRow, SheetRow, StudentRow
 from records.testing import RecordsWorld
 from records.uow import RecordsUnitOfWork
 
@@ -199,3 +200,21 @@ async def test_a_bulk_load_never_overwrites_a_sheet(records_world: RecordsWorld)
     assert (refused.value.status, refused.value.code) == (409, "sheet-exists")
     assert await count(world, EntryRow, class_id) == before
     assert await count(world, SheetRow, class_id) == 1
+
+
+async def test_a_bulk_enrolment_publishes_the_class_list_once(records_world: RecordsWorld) -> None:
+    # Attendance takes the roll from the list (R14): a bulk load must not leave it out of date.
+    world = records_world
+    class_id, _, _ = await generated_class(world, 7, 5, seed=4)
+    created, loaded = await world.outbox_events(ClassRosterChanged.event_type, class_id)
+    assert created["students"] == []
+    assert len(loaded["students"]) == 5
+    async with world.sessions() as session:
+        rows = await session.execute(
+            select(StudentRow.id, StudentRow.full_name)
+            .join(EnrolmentRow, EnrolmentRow.student_id == StudentRow.id)
+            .where(EnrolmentRow.class_id == class_id)
+        )
+        names = {row.id: row.full_name for row in rows}
+    assert {uuid.UUID(s["student_id"]): s["full_name"] for s in loaded["students"]} == names
+    assert all(s["ends_on"] is None for s in loaded["students"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from common.events.identity import OrgLevel, OrgUnitCreated
+from common.events.records import SchoolYearScheduled, Term, TermDates
 from records.access import Actor, rule
 from records.domain.curriculum import (
     AssessmentForm,
@@ -166,8 +167,34 @@ async def create_school_year(
                 continue
             for row in subject_rows(year.id, grade, subjects):
                 uow.records.add(row)
+        await emit_schedule(uow, year)
         await uow.commit()
         return year
+
+
+async def emit_schedule(uow: RecordsUnitOfWork, year: SchoolYearRow) -> None:
+    """Emit ``SchoolYearScheduled`` with the year's dates and its two terms as stored now.
+
+    Every write of a year's dates or of its term windows calls this in its transaction; today
+    only the opening of a year writes them (no route changes them afterwards).
+    """
+    await uow.records.flush()
+    windows = await uow.records.period_windows(year.id)
+    uow.emit(
+        SchoolYearScheduled(
+            school_year_id=year.id,
+            province_id=year.province_id,
+            school_year=year.code,
+            starts_on=year.starts_on,
+            ends_on=year.ends_on,
+            terms=tuple(
+                TermDates(term=term, starts_on=w.starts_on, ends_on=w.ends_on)
+                for term in (Term.TERM_1, Term.TERM_2)
+                if (w := windows.get(term.value)) is not None
+            ),
+            scheduled_at=utcnow(),
+        )
+    )
 
 
 def window_of(windows: dict[str, PeriodWindowRow], period: Period) -> tuple[date, date] | None:

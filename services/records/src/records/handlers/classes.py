@@ -124,6 +124,7 @@ async def create_class(uow: RecordsUnitOfWork, actor: Actor, cmd: CreateClass) -
             {"grade": row.grade, "name": row.name, "homeroom_teacher_id": row.homeroom_teacher_id},
         )
         await progress.recount_class(uow, row.id)  # progress figures (R11, R26)
+        uow.roster_changed(row.id)  # an empty list, so attendance knows the class and teacher
         uow.emit(
             ClassCreated(
                 class_id=row.id,
@@ -156,6 +157,7 @@ async def set_homeroom_teacher(
         await progress.teacher_changed(
             uow, row.id, subject=None, term=None, teacher_id=teacher_id
         )  # progress figures (R11, R26)
+        uow.roster_changed(row.id)
         await uow.commit()
         return row
 
@@ -319,6 +321,7 @@ async def enrol_new_students(
             created.append(student)
         await uow.records.bump_class_version(row.id)
         await progress.roster_changed(uow, row.id)  # progress figures (R11, R26)
+        uow.roster_changed(row.id)
         await audit(
             uow,
             actor,
@@ -354,7 +357,11 @@ async def update_student(
 
             raise stale(student.version)
         digest = await _check_unique_identifiers(uow, box, profile, student.id)
+        renamed = student.full_name != profile.full_name
         _apply_profile(student, profile, box, digest)
+        if renamed:
+            # The lists that call the student by name this year; older years' lists are history.
+            uow.roster_changed(*await _classes_this_year(uow, student.id))
         student.version += 1
         student.updated_at = utcnow()
         # The chain records that the profile changed and its version, not the personal data.
@@ -363,6 +370,17 @@ async def update_student(
         )
         await uow.commit()
         return student
+
+
+async def _classes_this_year(uow: RecordsUnitOfWork, student_id: uuid.UUID) -> list[uuid.UUID]:
+    """Classes of the student's enrolments in the year of their current (or last) class."""
+    enrolments = await uow.records.enrolments_of(student_id)
+    if not enrolments:
+        return []
+    current = next((e for e in reversed(enrolments) if e.ends_on is None), enrolments[-1])
+    year_id = (await class_of(uow, current.class_id)).school_year_id
+    classes = [await class_of(uow, e.class_id) for e in enrolments]
+    return list(dict.fromkeys(c.id for c in classes if c.school_year_id == year_id))
 
 
 def reveal_national_id(box: SecretBox, student: StudentRow) -> str | None:
@@ -527,6 +545,7 @@ async def record_movement(uow: RecordsUnitOfWork, actor: Actor, cmd: RecordMovem
         await progress.roster_changed(
             uow, from_class, movement.to_class_id
         )  # progress figures (R11, R26)
+        uow.roster_changed(from_class, movement.to_class_id)
         for school_id in dict.fromkeys([from_school, student.school_id]):
             await audit(
                 uow,

@@ -155,6 +155,38 @@ async def ensure_class_writable(
     await ensure_writable(uow, school, year_id=row.school_year_id, class_id=row.id, periods=periods)
 
 
+async def year_locked_classes(
+    uow: RecordsUnitOfWork, year_id: uuid.UUID, classes: Iterable[ClassRow]
+) -> set[uuid.UUID]:
+    """The classes among ``classes`` whose year results a live term lock of the year holds.
+
+    What a lock of ``year`` refuses a manual write of absence days for; the attendance consumer
+    asks the same question before it moves a year's totals. Inspection windows are left out on
+    purpose: they pass, and nothing would bring the totals up to date when one ends.
+    """
+    by_id = {c.id: c for c in classes}
+    if not by_id:
+        return set()
+    locks = await uow.records.session.scalars(
+        select(LockRow).where(
+            LockRow.kind == "term",
+            LockRow.school_year_id == year_id,
+            LockRow.reopened_at.is_(None),
+            LockRow.school_id.in_({c.school_id for c in by_id.values()}),
+        )
+    )
+    held: set[uuid.UUID] = set()
+    for lock in locks:
+        if "year" not in covered_periods(lock.period):
+            continue
+        for class_row in by_id.values():
+            if class_row.school_id == lock.school_id and (
+                not lock.class_ids or class_row.id in lock.class_ids
+            ):
+                held.add(class_row.id)
+    return held
+
+
 # --- snapshots
 
 
@@ -403,6 +435,8 @@ async def reopen_lock(
             assert lock.snapshot is not None
             school = await school_unit(uow, lock.school_id)
             year = await year_of(uow, lock.school_year_id)
+            if "year" in covered_periods(lock.period):
+                await _catch_up_absences(uow, lock, now)
             uow.emit(
                 TermReopened(
                     term_id=term_id(school.id, year.id, lock.period),
@@ -420,6 +454,28 @@ async def reopen_lock(
             )
         await uow.commit()
         return lock
+
+
+async def _catch_up_absences(uow: RecordsUnitOfWork, lock: LockRow, at: datetime) -> None:
+    """Months attendance closed while the year was locked now reach the year's totals."""
+    from records.handlers.attendance import catch_up_after_reopen  # noqa: PLC0415 - uses locks
+
+    assert lock.school_id is not None
+    assert lock.school_year_id is not None
+    await uow.records.flush()  # the reopening must be seen by the lock check
+    updated = await catch_up_after_reopen(
+        uow, lock.school_id, lock.school_year_id, lock.class_ids or None
+    )
+    if updated:
+        await audit(
+            uow,
+            None,
+            lock.school_id,
+            "absences.caught_up",
+            lock.id,
+            {"students": sorted(updated, key=str)},
+            at=at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

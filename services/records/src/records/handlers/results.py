@@ -215,7 +215,10 @@ class SetAbsences:
 
 
 async def set_absences(uow: RecordsUnitOfWork, actor: Actor, cmd: SetAbsences) -> None:
-    """The year's absence days, kept by the homeroom teacher until attendance sends them."""
+    """The year's absence days, kept by the homeroom teacher until attendance sends them.
+
+    Once attendance has closed a month for the student (``source = 'attendance'``), refused.
+    """
     if not (0 <= cmd.excused_days <= 366 and 0 <= cmd.unexcused_days <= 366):
         raise DomainError("absences-invalid", "Số ngày nghỉ không hợp lệ", "0..366 days each")
     async with uow:
@@ -229,6 +232,16 @@ async def set_absences(uow: RecordsUnitOfWork, actor: Actor, cmd: SetAbsences) -
         }:
             raise Problem(
                 404, "student-not-in-class", "Học sinh không thuộc lớp", str(cmd.student_id)
+            )
+        kept = (await uow.records.absence_totals(row.school_year_id, [cmd.student_id])).get(
+            cmd.student_id
+        )
+        if kept is not None and kept.source == "attendance":
+            # Attendance's closed months are the record now; a hand-typed figure would hide them.
+            raise conflict(
+                "absences-from-attendance",
+                "Số ngày nghỉ được tổng hợp từ điểm danh, không nhập tay",
+                "this student's absence days come from attendance's closed months",
             )
         await uow.records.set_absence_total(
             {
