@@ -1,7 +1,0 @@
-"""HTTP routes of the attendance service under ``/api/v1``."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(tags=["attendance"])
