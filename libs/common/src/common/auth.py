@@ -20,6 +20,10 @@ Revocation keys in Redis (``<prefix>`` is the deployment's key prefix):
 - ``<prefix>revoked:sub:<sub>``: unix time; the subject's tokens issued at or before it are
   revoked (an account disabled, a password changed);
 - ``<prefix>revoked:family:<fid>``: every token of this refresh family is revoked (any value).
+
+Identity signs one other kind of token with the same keys: the single-use step-up token that
+proves a fresh second factor (``common.step_up``). Its audience is ``<aud>:step-up``, so it never
+passes ``JwksVerifier.verify``, and an access token never passes ``verify_step_up``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol, cast
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACCEPTED_ALGORITHMS: Final = ("EdDSA",)
-_REQUIRED_CLAIMS: Final = ["exp", "iat", "iss", "aud", "sub", "jti"]
+_REQUIRED_CLAIMS: Final = ("exp", "iat", "iss", "aud", "sub", "jti")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,30 @@ class JwksVerifier:
         self.fetch_count = 0
 
     async def verify(self, token: str) -> Principal:
+        claims = await self.decode(token, audience=self.audience)
+        try:
+            principal = _principal(claims)
+        except (ValueError, TypeError, KeyError):
+            raise InvalidToken("Token claims malformed") from None
+        await self.check_revoked(
+            principal.subject, principal.token_id, principal.family_id, claims["iat"]
+        )
+        return principal
+
+    async def decode(
+        self,
+        token: str,
+        *,
+        audience: str,
+        required: Sequence[str] = _REQUIRED_CLAIMS,
+        typ: str | None = None,
+    ) -> dict[str, Any]:
+        """The claims of a token signed by a key of the JWKS, for ``audience`` and our issuer,
+        not expired; raises ``InvalidToken`` saying why not. ``typ``, when given, is the JOSE
+        header's explicit type (RFC 8725 §3.11) the token must carry.
+
+        ``verify`` uses it for access tokens; other tokens identity signs with the same keys
+        (``common.step_up``) use it with their own audience, so they share the key cache."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -153,6 +181,8 @@ class JwksVerifier:
         # the classic confusions.
         if header.get("alg") not in ACCEPTED_ALGORITHMS:
             raise InvalidToken("Token algorithm not accepted")
+        if typ is not None and header.get("typ") != typ:
+            raise InvalidToken(f"Token is not of type {typ}")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("Token has no key id")
@@ -160,14 +190,14 @@ class JwksVerifier:
         if key is None:
             raise InvalidToken("Token signed with an unknown key")
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=list(ACCEPTED_ALGORITHMS),
-                audience=self.audience,
+                audience=audience,
                 issuer=self.issuer,
                 leeway=self.leeway_seconds,
-                options={"require": _REQUIRED_CLAIMS},
+                options={"require": list(required)},
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("Token expired") from None
@@ -179,12 +209,7 @@ class JwksVerifier:
             raise InvalidToken("Token not valid yet") from None
         except jwt.PyJWTError:
             raise InvalidToken("Invalid token") from None
-        try:
-            principal = _principal(claims)
-        except (ValueError, TypeError, KeyError):
-            raise InvalidToken("Token claims malformed") from None
-        await self._check_revoked(principal, claims["iat"])
-        return principal
+        return claims
 
     async def _signing_key(self, kid: str) -> PyJWK | None:
         now = time.monotonic()
@@ -219,11 +244,14 @@ class JwksVerifier:
         finally:
             self._inflight = None
 
-    async def _check_revoked(self, principal: Principal, issued_at: Any) -> None:
+    async def check_revoked(
+        self, subject: str, token_id: str, family_id: str | None, issued_at: Any
+    ) -> None:
+        """Raise ``InvalidToken`` when the revocation list in Redis covers this token."""
         p = self._prefix
-        keys = [f"{p}revoked:jti:{principal.token_id}", f"{p}revoked:sub:{principal.subject}"]
-        if principal.family_id is not None:
-            keys.append(f"{p}revoked:family:{principal.family_id}")
+        keys = [f"{p}revoked:jti:{token_id}", f"{p}revoked:sub:{subject}"]
+        if family_id is not None:
+            keys.append(f"{p}revoked:family:{family_id}")
         try:
             # One round trip for all three; redis-py's async typing does not say it is awaitable.
             mget = cast("Callable[[list[str]], Awaitable[list[Any]]]", self._redis.mget)

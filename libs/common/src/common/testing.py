@@ -237,6 +237,38 @@ class TokenIssuer:
             claims["acting_for"] = str(acting_for)
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
+    def mint_step_up(
+        self,
+        subject: uuid.UUID | str,
+        purpose: str,
+        *,
+        expires_in: int = 300,
+        family_id: str | None = None,
+        token_id: str | None = None,
+    ) -> str:
+        """A step-up token as identity's ``POST /auth/step-up`` answers it (``common.step_up``):
+        ``subject`` confirmed ``purpose`` with a second factor. A negative ``expires_in`` gives
+        one that has already expired."""
+        import time  # noqa: PLC0415
+
+        import jwt  # noqa: PLC0415
+
+        from common.step_up import STEP_UP_TYP, step_up_claims  # noqa: PLC0415
+
+        now = int(time.time())
+        claims = step_up_claims(
+            issuer=self.issuer,
+            audience=self.audience,
+            subject=str(subject),
+            purpose=purpose,
+            issued_at=min(now, now + expires_in),
+            expires_at=now + expires_in,
+            token_id=token_id,
+            family_id=family_id,
+        )
+        headers = {"kid": self.kid, "typ": STEP_UP_TYP}
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers=headers)
+
     def headers(self, subject: uuid.UUID | str, *grants: str, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.mint(subject, *grants, **kwargs)}"}
 

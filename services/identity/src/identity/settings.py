@@ -69,6 +69,17 @@ class IdentitySettings(CommonSettings):
     # TOTP (RFC 6238): 30-second steps, one step of clock drift either way.
     totp_issuer: str = "HSĐT"
     totp_enrolment_minutes: int = Field(default=10, ge=1, le=60)
+    # Step-up tokens (POST /auth/step-up): long enough to finish the action they confirm, and
+    # never longer than an access token, whose revocation markers and keys they rely on.
+    step_up_minutes: int = Field(default=5, ge=1, le=_MAX_ACCESS_MINUTES)
+
+    @model_validator(mode="after")
+    def _step_up_within_access(self) -> Self:
+        if self.step_up_minutes > self.access_token_minutes:
+            raise ValueError(
+                "IDENTITY_STEP_UP_MINUTES must not exceed IDENTITY_ACCESS_TOKEN_MINUTES"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets_present(self) -> Self:
@@ -99,6 +110,10 @@ class IdentitySettings(CommonSettings):
     @property
     def access_token_lifetime(self) -> timedelta:
         return timedelta(minutes=self.access_token_minutes)
+
+    @property
+    def step_up_lifetime(self) -> timedelta:
+        return timedelta(minutes=self.step_up_minutes)
 
     @property
     def refresh_idle_lifetime(self) -> timedelta:

@@ -1,7 +1,10 @@
-"""Access tokens (signed JWT) and refresh-token families (rotating, with reuse detection).
+"""Access tokens (signed JWT), step-up tokens and refresh-token families (rotating, with reuse
+detection).
 
 The access token is exactly what ``common.auth.JwksVerifier`` accepts: EdDSA, ``kid`` in the
 header, ``iss aud sub kind grants iat nbf exp jti`` and, when it came from a refresh, ``fid``.
+The step-up token is exactly what ``common.step_up.verify_step_up`` accepts, signed with the same
+keys for another audience.
 
 Refresh tokens are opaque random strings; identity stores only their SHA-256. Each sign-in starts
 a family; every refresh spends the presented token and hands out the next one. A spent token
@@ -25,6 +28,7 @@ from typing import Any, Final, Literal, Protocol
 import jwt
 
 from common.auth import Grant
+from common.step_up import STEP_UP_TYP, step_up_claims
 from identity.keys import MAX_ACCESS_TOKEN_LIFETIME, KeyRing
 
 TokenKind = Literal["user", "client"]
@@ -86,6 +90,39 @@ def mint_access_token(
     if acting_for is not None:
         claims["acting_for"] = acting_for
     token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
+    return token, claims
+
+
+def mint_step_up_token(
+    ring: KeyRing,
+    *,
+    subject: str,
+    purpose: str,
+    issuer: str,
+    audience: str,
+    now: datetime,
+    lifetime: timedelta,
+    family_id: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Sign a step-up token (``common.step_up``) with the ring's active key: ``subject`` proved a
+    second factor just now, for ``purpose``. ``audience`` is the access tokens' audience; the
+    token's own is derived from it, so it never passes as an access token."""
+    if not timedelta(0) < lifetime <= MAX_ACCESS_TOKEN_LIFETIME:
+        # Revocation markers and retired keys are kept as long as an access token lives.
+        raise ValueError(f"step-up token lifetime must be within (0, {MAX_ACCESS_TOKEN_LIFETIME}]")
+    key = ring.active(now)
+    issued_at = int(now.timestamp())
+    claims = step_up_claims(
+        issuer=issuer,
+        audience=audience,
+        subject=subject,
+        purpose=purpose,
+        issued_at=issued_at,
+        expires_at=issued_at + int(lifetime.total_seconds()),
+        family_id=family_id,
+    )
+    headers = {"kid": key.kid, "typ": STEP_UP_TYP}
+    token = jwt.encode(claims, key.private, algorithm="EdDSA", headers=headers)
     return token, claims
 
 

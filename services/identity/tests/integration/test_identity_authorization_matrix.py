@@ -87,6 +87,18 @@ PUBLIC: Final[dict[tuple[str, str], bool]] = {
     ("POST", "/auth/password/change"): False,
     ("POST", "/auth/logout"): True,  # any valid token; no role
     ("GET", "/me"): True,  # any valid token; no role
+    # A person's own second factor: any person's token, no role; never school software's
+    # (PERSON_ONLY below).
+    ("POST", "/auth/me/totp"): True,
+    ("POST", "/auth/me/totp/confirm"): True,
+    ("POST", "/auth/step-up"): True,
+}
+# Routes where a token must be a person's own: school software, even acting for a teacher,
+# cannot present that teacher's second factor. Each with the code of its 403 and a body.
+PERSON_ONLY: Final[dict[tuple[str, str], tuple[str, dict[str, str]]]] = {
+    ("POST", "/auth/me/totp"): ("totp-needs-person", {"current_password": PASSWORD}),
+    ("POST", "/auth/me/totp/confirm"): ("totp-needs-person", {"code": "123456"}),
+    ("POST", "/auth/step-up"): ("step-up-needs-person", {"code": "123456", "purpose": "signing"}),
 }
 
 
@@ -776,3 +788,35 @@ async def test_every_route_but_the_public_ones_needs_a_token(env: Env) -> None:
 
     assert wrong == []
     assert checked == 2 * (len(ENDPOINT_RULES) + sum(PUBLIC.values()))
+
+
+# --- a person's own second factor: never school software
+
+
+async def test_school_software_cannot_use_a_persons_second_factor(env: Env) -> None:
+    env.app.dependency_overrides.clear()
+    teacher = env.actors[Role.TEACHER]
+    client_id, secret = await create_client(
+        env.uow(),
+        name=fresh("Phần mềm "),
+        school_id=env.units[SCHOOL],
+        scopes=["teacher"],
+        created_by=PLATFORM_ID,
+    )
+    issued = await env.client.post(
+        f"{API_PREFIX}/oauth/token",
+        data={"grant_type": "client_credentials", "acting_for": str(teacher)},
+        auth=(client_id, secret),
+    )
+    assert issued.status_code == 200, issued.text
+    headers = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    assert PERSON_ONLY.keys() <= {k for k, needs_token in PUBLIC.items() if needs_token}
+    before = await env.snapshot(teacher)
+
+    for (method, path), (code, body) in PERSON_ONLY.items():
+        response = await env.client.request(
+            method, f"{API_PREFIX}{path}", json=body, headers=headers
+        )
+        _problem(response, 403, code)
+
+    assert await env.snapshot(teacher) == before

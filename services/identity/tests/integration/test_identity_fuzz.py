@@ -27,6 +27,11 @@ from identity.tokens import mint_access_token
 MAX_EXAMPLES: Final = 20
 # Sign-in lockout after repeated failures: expected, whether an operation documents it or not.
 LOCKOUT: Final = (429,)
+STEP_UP_OPERATIONS: Final = (
+    "POST /api/v1/auth/me/totp",
+    "POST /api/v1/auth/me/totp/confirm",
+    "POST /api/v1/auth/step-up",
+)
 
 
 def fuzz(
@@ -86,3 +91,6 @@ async def test_fuzz_identity_as_the_school_leader(identity: Identity) -> None:
     assert total.total() > 0
     assert failures == [], "\n\n".join(failures)
     assert by_label["GET /api/v1/me"][200] > 0, f"the token was never accepted: {by_label}"
+    # The person's own second-factor routes, fuzzed with a person's token (the leader has TOTP).
+    for label in STEP_UP_OPERATIONS:
+        assert by_label[label].total() > 0, label

@@ -75,6 +75,10 @@ def test_settings_refuse_to_run_in_production_without_secrets() -> None:
         IdentitySettings(key_passphrase=SecretStr("short"))
     with pytest.raises(ValidationError):
         IdentitySettings(access_token_minutes=16)
+    # A step-up token relies on the access tokens' revocation markers: it lives no longer.
+    with pytest.raises(ValidationError, match="STEP_UP_MINUTES"):
+        IdentitySettings(access_token_minutes=4)
+    assert IdentitySettings(access_token_minutes=5).step_up_lifetime == timedelta(minutes=5)
     dev = IdentitySettings()
     assert len(dev.passphrase_bytes()) >= 16
     assert dev.passphrase_bytes() != IdentitySettings().passphrase_bytes()  # random per process

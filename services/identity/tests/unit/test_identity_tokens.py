@@ -30,6 +30,7 @@ from identity.tokens import (
     Rotated,
     hash_refresh_token,
     mint_access_token,
+    mint_step_up_token,
 )
 
 NOW = datetime(2025, 9, 5, 7, 30, tzinfo=UTC)
@@ -120,6 +121,70 @@ def test_the_longest_allowed_lifetime_is_fifteen_minutes() -> None:
 def test_tokens_the_verifier_would_refuse_are_not_minted(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         mint(KeyRing.create(NOW), **overrides)
+
+
+# Step-up tokens
+
+
+def mint_step_up(ring: KeyRing, **overrides: Any) -> tuple[str, dict[str, Any]]:
+    args: dict[str, Any] = {
+        "subject": "user-1",
+        "purpose": "signing",
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "now": NOW,
+        "lifetime": timedelta(minutes=5),
+    }
+    args.update(overrides)
+    return mint_step_up_token(ring, **args)
+
+
+def test_a_step_up_token_is_for_another_audience_than_access_tokens() -> None:
+    ring = KeyRing.create(NOW)
+    token, claims = mint_step_up(ring, family_id="fam-1")
+    header = jwt.get_unverified_header(token)
+    assert (header["alg"], header["kid"], header["typ"]) == (
+        "EdDSA",
+        ring.active(NOW).kid,
+        "step-up+jwt",
+    )
+    # No grants: a step-up proves who confirmed, never what they may do.
+    assert set(claims) == {
+        "iss",
+        "aud",
+        "sub",
+        "kind",
+        "amr",
+        "purpose",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "fid",
+    }
+    assert claims["aud"] == f"{AUDIENCE}:step-up"
+    assert (claims["kind"], claims["amr"], claims["purpose"]) == ("step-up", ["otp"], "signing")
+    assert claims["exp"] - claims["iat"] == 300
+    with pytest.raises(jwt.InvalidAudienceError):
+        decode_with_jwks(ring, token, NOW)  # as an access token: refused
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"lifetime": timedelta(minutes=15, seconds=1)},
+        {"lifetime": timedelta(0)},
+        {"purpose": ""},
+        {"purpose": "Signing"},
+        {"purpose": "x" * 101},
+        {"subject": ""},
+    ],
+)
+def test_step_up_tokens_the_verifier_would_refuse_are_not_minted(
+    overrides: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+        mint_step_up(KeyRing.create(NOW), **overrides)
 
 
 # Keys and the JWKS

@@ -1,4 +1,4 @@
-"""Sign-in, tokens, JWKS, second factor, school-software clients.
+"""Sign-in, tokens, JWKS, second factor and step-up, school-software clients.
 
 Routes parse the request, call a handler in ``identity.handlers.auth`` and shape the answer;
 every error is a problem+json with a stable ``code`` (documented per route).
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.auth import CurrentPrincipal, current_principal
 from common.errors import problem_responses
+from common.step_up import PURPOSE_PATTERN
 from identity.bootstrap import IdentityDeps
 from identity.handlers import auth as handlers
 from identity.handlers.auth import AuthServices, TokenPair, oauth_problem, utcnow
@@ -75,7 +76,7 @@ class SignIn(BaseModel):
     totp_code: str | None = Field(
         default=None,
         max_length=32,
-        description="The 6-digit TOTP code, or a recovery code, when a role needs it",
+        description="The 6-digit TOTP code, or a recovery code, when the account has TOTP on",
     )
 
 
@@ -112,6 +113,37 @@ class TotpEnrolmentRead(BaseModel):
 
 class TotpConfirm(TotpEnrol):
     code: str = Field(min_length=6, max_length=10)
+
+
+class OwnTotpEnrol(BaseModel):
+    current_password: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Proved (under the sign-in lockout) before a secret is made",
+    )
+
+
+class OwnTotpConfirm(BaseModel):
+    code: str = Field(min_length=6, max_length=10, description="A code of the new secret")
+
+
+class StepUpRequest(BaseModel):
+    code: str = Field(
+        min_length=6, max_length=32, description="The 6-digit TOTP code, or a recovery code"
+    )
+    purpose: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=PURPOSE_PATTERN,
+        description='What the token confirms, as the service that checks it names it: "signing"',
+    )
+
+
+class StepUpRead(BaseModel):
+    step_up_token: str = Field(
+        description="Single-use; give it to the service that asked for a second factor"
+    )
+    expires_in: int = Field(description="Seconds the step-up token is valid")
 
 
 class PasswordChange(BaseModel):
@@ -155,7 +187,7 @@ async def jwks(response: Response, auth: AuthDep) -> dict[str, Any]:
 @router.post(
     "/auth/sign-in",
     response_model=TokenRead,
-    summary="Sign in with user name, password and, for leaders and admins, a TOTP code",
+    summary="Sign in with user name, password and, when the account has TOTP on, a TOTP code",
     responses=problem_responses(401, 403, 422, 429),
 )
 async def sign_in(body: SignIn, uow: UowDep, auth: AuthDep, address: SourceAddress) -> TokenRead:
@@ -235,6 +267,90 @@ async def totp_confirm(
         uow, auth, enrolment_token=body.enrolment_token, code=body.code, source_address=address
     )
     return TokenRead.of(pair)
+
+
+@router.post(
+    "/auth/me/totp",
+    response_model=TotpEnrolmentRead,
+    summary="Turn on TOTP by choice: a secret to scan and recovery codes (shown once)",
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def own_totp_enrol(
+    body: OwnTotpEnrol,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    auth: AuthDep,
+    address: SourceAddress,
+) -> TotpEnrolmentRead:
+    """For a signed-in person whose roles do not need TOTP (a teacher who signs documents).
+    401 ``unauthenticated``, ``invalid-current-password`` (counted as a failed sign-in);
+    403 ``totp-needs-person`` (a school-software token), ``account-disabled``;
+    409 ``totp-already-enrolled``; 429 as at sign-in. Calling it again before confirmation
+    replaces the pending secret."""
+    result = await handlers.enrol_own_totp(
+        uow,
+        auth,
+        principal=principal,
+        current_password=body.current_password,
+        source_address=address,
+    )
+    return TotpEnrolmentRead(
+        provisioning_uri=result.provisioning_uri,
+        secret=result.secret,
+        recovery_codes=result.recovery_codes,
+    )
+
+
+@router.post(
+    "/auth/me/totp/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Confirm TOTP turned on by choice with a first code",
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def own_totp_confirm(
+    body: OwnTotpConfirm,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    auth: AuthDep,
+    address: SourceAddress,
+) -> Response:
+    """204: TOTP is on; from now on sign-in asks for a code, and ``/auth/step-up`` works.
+    401 ``unauthenticated``, ``totp-invalid`` (counted as a failed sign-in); 403
+    ``totp-needs-person``; 409 ``totp-not-enrolled`` (call ``/auth/me/totp`` first),
+    ``totp-already-enrolled``; 429 as at sign-in."""
+    await handlers.confirm_own_totp(
+        uow, auth, principal=principal, code=body.code, source_address=address
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/step-up",
+    response_model=StepUpRead,
+    summary="Prove the second factor again for one action: a short-lived, single-use token",
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def step_up(
+    body: StepUpRequest,
+    principal: CurrentPrincipal,
+    uow: UowDep,
+    auth: AuthDep,
+    address: SourceAddress,
+) -> StepUpRead:
+    """The code is checked as at sign-in (a TOTP step or a recovery code works once; a wrong
+    code counts as a failed sign-in). The token is verified and spent by the service that asked
+    for it (``common.step_up.verify_step_up``). 401 ``unauthenticated``, ``totp-invalid``;
+    403 ``step-up-needs-person`` (a school-software token), ``account-disabled``; 409
+    ``totp-not-enrolled``; 429 ``sign-in-locked``, ``too-many-sign-in-failures``."""
+    result = await handlers.step_up(
+        uow,
+        auth,
+        principal=principal,
+        code=body.code,
+        purpose=body.purpose,
+        source_address=address,
+    )
+    return StepUpRead(step_up_token=result.token, expires_in=result.expires_in)
 
 
 _optional_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT")

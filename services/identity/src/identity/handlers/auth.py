@@ -1,4 +1,5 @@
-"""Sign-in, tokens, second factor and school-software clients: one function per command.
+"""Sign-in, tokens, second factor, step-up and school-software clients: one function per
+command.
 
 Handlers raise ``common.errors.Problem`` with a stable code and a Vietnamese title; the routes
 only parse and shape the answer. Every sign-in attempt (success or failure) writes an audit row.
@@ -48,6 +49,7 @@ from identity.tokens import (
     StaleFamilyError,
     hash_refresh_token,
     mint_access_token,
+    mint_step_up_token,
 )
 
 if TYPE_CHECKING:
@@ -102,6 +104,38 @@ def _locked(scope: str, seconds: int) -> Problem:
         detail,
         headers={"Retry-After": retry_after(seconds)},
         extensions={"retry_after": seconds},
+    )
+
+
+def _account_disabled() -> Problem:
+    return Problem(403, "account-disabled", "Tài khoản đã bị khóa", "This account is disabled")
+
+
+def _totp_invalid() -> Problem:
+    return Problem(
+        401,
+        "totp-invalid",
+        "Mã xác thực hai lớp không đúng",
+        "The TOTP or recovery code is wrong, expired or already used",
+    )
+
+
+def _totp_already_enrolled() -> Problem:
+    return Problem(
+        409,
+        "totp-already-enrolled",
+        "Tài khoản đã đăng ký xác thực hai lớp",
+        "Ask an admin to reset the second factor before enrolling again",
+    )
+
+
+def _needs_person(code: str, what: str) -> Problem:
+    # A school-software client has no second factor of its own, and must not use a person's.
+    return Problem(
+        403,
+        code,
+        "Phần mềm không thể xác thực hai lớp thay người dùng",
+        f"{what} needs a person's own access token; software cannot present a second factor",
     )
 
 
@@ -286,6 +320,12 @@ class ClientToken:
 
 
 @dataclass(frozen=True, slots=True)
+class StepUpToken:
+    token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
 class TotpEnrolment:
     provisioning_uri: str
     secret: str
@@ -304,7 +344,8 @@ async def sign_in(
     totp_code: str | None,
     source_address: str,
 ) -> TokenPair:
-    """Password, then second factor when a role needs it; a token pair or a problem.
+    """Password, then the second factor when the account has TOTP on (a role needs it, or the
+    user chose it); a token pair or a problem.
 
     Order matters: the lockout is checked before any hash is computed, and nothing says whether
     the account exists until the password has been proved.
@@ -348,17 +389,16 @@ async def sign_in(
             await _fail(
                 uow, auth, username, source_address, user=user, reason="disabled", count=False
             )
-            raise Problem(
-                403, "account-disabled", "Tài khoản đã bị khóa", "This account is disabled"
-            )
+            raise _account_disabled()
         if credential.must_change_password:
             # First step, before any second factor: the password proved is a temporary one.
             await _refuse_for_password_change(uow, auth, user, username, source_address)
         now = auth.clock()
         grants, roles = await _grants(uow, user, now)
-        if any(requires_totp(r) for r in roles):
-            if credential.totp_confirmed_at is None or credential.totp_secret is None:
-                await _refuse_for_enrolment(uow, auth, user, source_address)
+        if any(requires_totp(r) for r in roles) and not _totp_on(credential):
+            await _refuse_for_enrolment(uow, auth, user, source_address)
+        # Asked of every account with TOTP on: a role needs it, or the user enrolled by choice.
+        if _totp_on(credential):
             if not totp_code:
                 uow.auth.audit(
                     action="sign-in",
@@ -373,26 +413,14 @@ async def sign_in(
                     401,
                     "totp-required",
                     "Cần mã xác thực hai lớp",
-                    "A role of this account needs a TOTP code (or a recovery code)",
+                    "This account has TOTP on: send a TOTP code (or a recovery code)",
                 )
-            second = _check_second_factor(auth, user, credential, totp_code, now)
-            if second is None:
+            method = _prove_second_factor(
+                uow, auth, user, credential, totp_code, now, source_address
+            )
+            if method is None:
                 await _fail(uow, auth, username, source_address, user=user, reason="wrong-totp")
-                raise Problem(
-                    401,
-                    "totp-invalid",
-                    "Mã xác thực hai lớp không đúng",
-                    "The TOTP or recovery code is wrong, expired or already used",
-                )
-            if second == "recovery":
-                uow.auth.audit(
-                    action="recovery-code-used",
-                    outcome="success",
-                    actor_kind="user",
-                    actor_id=str(user.id),
-                    source_address=source_address,
-                    details={"remaining": len(credential.recovery_code_hashes)},
-                )
+                raise _totp_invalid()
         if auth.hasher.needs_rehash(credential.password_hash):
             credential.password_hash = await auth.hasher.hash(password)
         pair = await _start_session(uow, auth, user, grants, now)
@@ -480,18 +508,22 @@ async def _fail(
     user: UserRow | None,
     reason: str,
     count: bool = True,
+    action: str = "sign-in",
+    details: dict[str, object] | None = None,
 ) -> None:
+    """A failed attempt at a sign-in's proof: counted for the lockout (unless ``count`` is
+    off), audited and committed. Step-up failures go through here too, as ``action``."""
     if count:
         await auth.lockout.record_failure(username, source_address)
     uow.auth.audit(
-        action="sign-in",
+        action=action,
         outcome="failure",
         actor_kind="user",
         actor_id=None if user is None else str(user.id),
         source_address=source_address,
         unit_id=None if user is None else user.home_unit_id,
         # The name as typed, for the admin reading the audit; never the password.
-        details={"reason": reason, "username": username[:64]},
+        details={"reason": reason, "username": username[:64], **(details or {})},
     )
     await uow.commit()
 
@@ -571,6 +603,10 @@ def _normalise_recovery(code: str) -> str:
     return "".join(code.lower().split()).replace("-", "")
 
 
+def _totp_on(credential: CredentialRow) -> bool:
+    return credential.totp_confirmed_at is not None and credential.totp_secret is not None
+
+
 def _check_second_factor(
     auth: AuthServices,
     user: UserRow,
@@ -589,6 +625,32 @@ def _check_second_factor(
         credential.recovery_code_hashes = remaining  # a recovery code works once
         return "recovery"
     return None
+
+
+def _prove_second_factor(  # noqa: PLR0917
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    user: UserRow,
+    credential: CredentialRow,
+    code: str,
+    now: datetime,
+    source_address: str,
+) -> str | None:
+    """Sign-in's check of a TOTP or recovery code, shared by the step-up: the credential row is
+    locked by the caller, the accepted step or code is spent in it (committed by the caller),
+    and a recovery code's use is audited. ``None`` when refused: the caller counts and audits
+    the failure."""
+    method = _check_second_factor(auth, user, credential, code, now)
+    if method == "recovery":
+        uow.auth.audit(
+            action="recovery-code-used",
+            outcome="success",
+            actor_kind="user",
+            actor_id=str(user.id),
+            source_address=source_address,
+            details={"remaining": len(credential.recovery_code_hashes)},
+        )
+    return method
 
 
 async def _start_step(auth: AuthServices, purpose: str, user_id: uuid.UUID, ttl: int) -> str:
@@ -634,25 +696,61 @@ def _new_recovery_code() -> str:
 async def enrol_totp(
     uow: IdentityUnitOfWork, auth: AuthServices, *, enrolment_token: str, source_address: str
 ) -> TotpEnrolment:
-    """A new TOTP secret and recovery codes (shown once), pending confirmation."""
+    """A new TOTP secret and recovery codes (shown once), pending confirmation; for an account
+    that must enrol before it may sign in (the ``enrolment_token`` from sign-in)."""
     user_id = await _enrolling_user(auth, enrolment_token)
+    gone = Problem(
+        401,
+        "invalid-enrolment-token",
+        "Phiên đăng ký xác thực hai lớp không còn hiệu lực",
+        "The account can no longer enrol",
+    )
+    return await _enrol(uow, auth, user_id, source_address, gone=gone, voluntary=False)
+
+
+async def enrol_own_totp(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    *,
+    principal: Principal,
+    current_password: str,
+    source_address: str,
+) -> TotpEnrolment:
+    """Voluntary enrolment by a signed-in person whose roles do not need TOTP (a teacher who
+    signs with a server-side key). The current password is proved first, under the sign-in
+    lockout: an access token alone must not be able to put someone else's authenticator on the
+    account (it would then pass every step-up and lock its owner out of sign-in)."""
+    user_id = _person_of(principal, _needs_person("totp-needs-person", "TOTP enrolment"))
+    async with uow:
+        user = await uow.auth.user(user_id)
+        stored_hash = None if user is None else await uow.auth.password_hash(user_id)
+    if user is None or stored_hash is None or user.status != Status.ACTIVE.value:
+        raise _account_disabled()
+    await _prove_current_password(
+        uow, auth, user, stored_hash, current_password, source_address, action="totp-enrolment"
+    )
+    return await _enrol(
+        uow, auth, user_id, source_address, gone=_account_disabled(), voluntary=True
+    )
+
+
+async def _enrol(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    user_id: uuid.UUID,
+    source_address: str,
+    *,
+    gone: Problem,
+    voluntary: bool,
+) -> TotpEnrolment:
+    """Store a new secret and recovery codes for ``user_id``; ``gone`` when it cannot enrol."""
     async with uow:
         user = await uow.auth.user(user_id)
         credential = await uow.auth.credential_for_update(user_id)
         if user is None or credential is None or user.status != Status.ACTIVE.value:
-            raise Problem(
-                401,
-                "invalid-enrolment-token",
-                "Phiên đăng ký xác thực hai lớp không còn hiệu lực",
-                "The account can no longer enrol",
-            )
+            raise gone
         if credential.totp_confirmed_at is not None:
-            raise Problem(
-                409,
-                "totp-already-enrolled",
-                "Tài khoản đã đăng ký xác thực hai lớp",
-                "Ask an admin to reset the second factor before enrolling again",
-            )
+            raise _totp_already_enrolled()
         secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
         codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
         credential.totp_secret = auth.box.encrypt(secret.encode(), owner=str(user.id))
@@ -667,6 +765,7 @@ async def enrol_totp(
             actor_id=str(user.id),
             source_address=source_address,
             unit_id=user.home_unit_id,
+            details={"voluntary": voluntary},
         )
         await uow.commit()
     uri = pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS).provisioning_uri(
@@ -686,53 +785,182 @@ async def confirm_totp(
     """Prove the authenticator works; the second factor is then on and the sign-in completes."""
     user_id = await _enrolling_user(auth, enrolment_token)
     async with uow:
+        user, now = await _confirm(uow, auth, user_id, code, source_address, enrol_at=_ENROL)
+        grants, _ = await _grants(uow, user, now)
+        pair = await _start_session(uow, auth, user, grants, now)
+        await uow.commit()
+    await auth.redis.delete(auth.enrolment_key(enrolment_token))
+    return pair
+
+
+async def confirm_own_totp(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    *,
+    principal: Principal,
+    code: str,
+    source_address: str,
+) -> None:
+    """Prove the authenticator of a voluntary enrolment works; from now on sign-in asks for a
+    code and step-up tokens can be had. The caller's sign-in goes on as it is."""
+    user_id = _person_of(principal, _needs_person("totp-needs-person", "TOTP enrolment"))
+    async with uow:
+        await _confirm(uow, auth, user_id, code, source_address, enrol_at=_ENROL_OWN)
+        await uow.commit()
+
+
+_ENROL: Final = "/auth/totp/enrol"
+_ENROL_OWN: Final = "/auth/me/totp"
+
+
+async def _confirm(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    user_id: uuid.UUID,
+    code: str,
+    source_address: str,
+    *,
+    enrol_at: str,
+) -> tuple[UserRow, datetime]:
+    """In the caller's open unit of work: check the first code of a pending enrolment (under the
+    lockout, a wrong one counted) and switch TOTP on; the caller commits."""
+    user = await uow.auth.user(user_id)
+    credential = await uow.auth.credential_for_update(user_id)
+    if (
+        user is None
+        or credential is None
+        or user.status != Status.ACTIVE.value
+        or credential.totp_secret is None
+    ):
+        raise Problem(
+            409,
+            "totp-not-enrolled",
+            "Chưa bắt đầu đăng ký xác thực hai lớp",
+            f"Call {enrol_at} first",
+        )
+    if credential.totp_confirmed_at is not None:
+        raise _totp_already_enrolled()
+    locked = await auth.lockout.check(user.username, source_address)
+    if locked is not None:
+        raise _locked(locked.scope, locked.retry_after_seconds)
+    now = auth.clock()
+    step = _accept_totp(_totp(auth, user, credential), code, credential.totp_last_step, now)
+    if step is None:
+        await auth.lockout.record_failure(user.username, source_address)
+        uow.auth.audit(
+            action="totp-confirm",
+            outcome="failure",
+            actor_kind="user",
+            actor_id=str(user.id),
+            source_address=source_address,
+        )
+        await uow.commit()
+        raise Problem(
+            401, "totp-invalid", "Mã xác thực hai lớp không đúng", "The TOTP code is wrong"
+        )
+    credential.totp_last_step = step
+    credential.totp_confirmed_at = now
+    uow.auth.audit(
+        action="totp-enrolled",
+        outcome="success",
+        actor_kind="user",
+        actor_id=str(user.id),
+        source_address=source_address,
+        unit_id=user.home_unit_id,
+        details={"voluntary": enrol_at == _ENROL_OWN},
+    )
+    return user, now
+
+
+def _person_of(principal: Principal, refused: Problem) -> uuid.UUID:
+    """The user id of a person's own access token; ``refused`` for school software."""
+    if principal.kind != "user" or principal.acting_for is not None:
+        raise refused
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise refused from None
+
+
+# Step-up ------------------------------------------------------------------------------------------
+
+
+async def step_up(
+    uow: IdentityUnitOfWork,
+    auth: AuthServices,
+    *,
+    principal: Principal,
+    code: str,
+    purpose: str,
+    source_address: str,
+) -> StepUpToken:
+    """A signed-in person proves their second factor again, for one ``purpose``: a short-lived,
+    single-use step-up token (``common.step_up``). The code is checked as at sign-in: under the
+    same lockout, a TOTP step or recovery code spent, a wrong code counted and audited."""
+    user_id = _person_of(principal, _needs_person("step-up-needs-person", "A step-up"))
+    async with uow:
         user = await uow.auth.user(user_id)
+        if user is None or user.status != Status.ACTIVE.value:
+            raise _account_disabled()
         credential = await uow.auth.credential_for_update(user_id)
-        if (
-            user is None
-            or credential is None
-            or user.status != Status.ACTIVE.value
-            or credential.totp_secret is None
-        ):
+        if credential is None or not _totp_on(credential):
             raise Problem(
                 409,
                 "totp-not-enrolled",
-                "Chưa bắt đầu đăng ký xác thực hai lớp",
-                "Call /auth/totp/enrol first",
+                "Tài khoản chưa đăng ký xác thực hai lớp",
+                f"Turn TOTP on first ({_ENROL_OWN}, then {_ENROL_OWN}/confirm)",
             )
         locked = await auth.lockout.check(user.username, source_address)
         if locked is not None:
-            raise _locked(locked.scope, locked.retry_after_seconds)
-        now = auth.clock()
-        step = _accept_totp(_totp(auth, user, credential), code, credential.totp_last_step, now)
-        if step is None:
-            await auth.lockout.record_failure(user.username, source_address)
             uow.auth.audit(
-                action="totp-confirm",
-                outcome="failure",
+                action="step-up",
+                outcome="locked",
                 actor_kind="user",
                 actor_id=str(user.id),
                 source_address=source_address,
+                unit_id=user.home_unit_id,
+                details={"purpose": purpose, "scope": locked.scope},
             )
             await uow.commit()
-            raise Problem(
-                401, "totp-invalid", "Mã xác thực hai lớp không đúng", "The TOTP code is wrong"
+            raise _locked(locked.scope, locked.retry_after_seconds)
+        now = auth.clock()
+        method = _prove_second_factor(uow, auth, user, credential, code, now, source_address)
+        if method is None:
+            await _fail(
+                uow,
+                auth,
+                user.username,
+                source_address,
+                user=user,
+                reason="wrong-totp",
+                action="step-up",
+                details={"purpose": purpose},
             )
-        credential.totp_last_step = step
-        credential.totp_confirmed_at = now
-        grants, _ = await _grants(uow, user, now)
-        pair = await _start_session(uow, auth, user, grants, now)
+            raise _totp_invalid()
+        lifetime = auth.settings.step_up_lifetime
+        token, claims = mint_step_up_token(
+            await auth.keys.ring(now),
+            subject=str(user.id),
+            purpose=purpose,
+            issuer=auth.settings.token_issuer,
+            audience=auth.settings.token_audience,
+            now=now,
+            lifetime=lifetime,
+            family_id=principal.family_id,
+        )
         uow.auth.audit(
-            action="totp-enrolled",
+            action="step-up",
             outcome="success",
             actor_kind="user",
             actor_id=str(user.id),
             source_address=source_address,
             unit_id=user.home_unit_id,
+            details={"purpose": purpose, "method": method, "token_id": claims["jti"]},
         )
+        # The spent step (or recovery code) is stored before the token leaves: no replay.
         await uow.commit()
-    await auth.redis.delete(auth.enrolment_key(enrolment_token))
-    return pair
+    await auth.lockout.record_success(user.username)
+    return StepUpToken(token, int(lifetime.total_seconds()))
 
 
 # Password change ----------------------------------------------------------------------------------
@@ -773,8 +1001,8 @@ async def change_password(
 ) -> TokenPair | None:
     """Forced (``password_change_token`` from sign-in) or voluntary (``principal`` and
     ``current_password``) change. The forced one completes the sign-in: a token pair, or the
-    TOTP step when a role needs it; the voluntary one returns ``None`` and keeps the caller's
-    own sign-in while every other one is revoked."""
+    TOTP step when the account has TOTP on; the voluntary one returns ``None`` and keeps the
+    caller's own sign-in while every other one is revoked."""
     new_password = unicodedata.normalize("NFC", new_password)
     if password_change_token is not None:
         user_id = await _step_user(auth, PASSWORD_CHANGE, password_change_token)
@@ -857,8 +1085,11 @@ async def _prove_current_password(  # noqa: PLR0917
     stored_hash: str,
     current_password: str | None,
     source_address: str,
+    *,
+    action: str = "password-change",
 ) -> None:
-    """A voluntary change proves the current password, under the sign-in lockout."""
+    """A signed-in user proves the current password (a voluntary password change, a voluntary
+    TOTP enrolment), under the sign-in lockout; a failure is audited as ``action``."""
     locked = await auth.lockout.check(user.username, source_address)
     if locked is not None:
         raise _locked(locked.scope, locked.retry_after_seconds)
@@ -867,7 +1098,7 @@ async def _prove_current_password(  # noqa: PLR0917
         await auth.lockout.record_failure(user.username, source_address)
         async with uow:
             uow.auth.audit(
-                action="password-change",
+                action=action,
                 outcome="failure",
                 actor_kind="user",
                 actor_id=str(user.id),
@@ -895,9 +1126,9 @@ async def _complete_forced_change(
         assert credential is not None
         now = auth.clock()
         grants, roles = await _grants(uow, user, now)
-        if any(requires_totp(r) for r in roles):
-            if credential.totp_confirmed_at is None or credential.totp_secret is None:
-                await _refuse_for_enrolment(uow, auth, user, source_address)
+        if any(requires_totp(r) for r in roles) and not _totp_on(credential):
+            await _refuse_for_enrolment(uow, auth, user, source_address)
+        if _totp_on(credential):
             # Enrolled: the second factor is proved at sign-in, with the new password.
             raise Problem(
                 401,
@@ -1152,15 +1383,19 @@ __all__ = [
     "AuthServices",
     "ClientToken",
     "KeyKeeper",
+    "StepUpToken",
     "TokenPair",
     "TotpEnrolment",
     "build_auth_services",
     "change_password",
+    "confirm_own_totp",
     "confirm_totp",
     "create_client",
+    "enrol_own_totp",
     "enrol_totp",
     "issue_client_token",
     "logout",
     "refresh",
     "sign_in",
+    "step_up",
 ]
