@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a Debian 12 machine to the point where the platform can run and be tested:
 # uv and the workspace's locked packages, and PostgreSQL, RabbitMQ, Redis (running) and nginx
-# (installed; the run command starts it). Idempotent: a second run changes nothing.
+# (installed; the run command starts it); SoftHSM2 and DejaVu fonts for the signing service.
+# Idempotent: a second run changes nothing.
 #
 # Used by scripts/run.sh and scripts/test.sh. It writes the names of the servers that THIS
 # invocation started to "$HSDT_RUN_DIR/started-servers" (default .run/), one a line, so that the
@@ -100,6 +101,11 @@ ensure_packages() {
     command -v nginx >/dev/null 2>&1 || missing+=(nginx)
     command -v envsubst >/dev/null 2>&1 || missing+=(gettext-base) # renders the gateway template
     command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+    # Signing: SoftHSM2 holds the keys (PKCS#11) in development and tests; DejaVu Sans draws
+    # the Vietnamese text of visible signature stamps.
+    command -v softhsm2-util >/dev/null 2>&1 && [ -e /usr/lib/softhsm/libsofthsm2.so ] \
+        || missing+=(softhsm2)
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
         case " ${missing[*]} " in *" postgresql "*) PG_INSTALLED_NOW=1 ;; esac
