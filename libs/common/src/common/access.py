@@ -9,6 +9,7 @@ attendance: who is its homeroom teacher, who teaches the period).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, Self
 
@@ -86,3 +87,35 @@ class Actor:
         if writes:
             self.person()
         return held
+
+    def granted_unit_ids(self, roles: frozenset[Role]) -> set[uuid.UUID]:
+        """Units at which the caller holds one of ``roles`` (to look them up in the tree)."""
+        found: set[uuid.UUID] = set()
+        for grant in self.principal.grants:
+            if grant.role in roles:
+                try:
+                    found.add(uuid.UUID(grant.unit_id))
+                except ValueError:
+                    continue
+        return found
+
+    def require_in_province(
+        self, roles: frozenset[Role], units: Mapping[uuid.UUID, Unit], unit: Unit
+    ) -> frozenset[Role]:
+        """Roles among ``roles`` granted anywhere in ``unit``'s province; 403 when none.
+
+        ``units`` maps the ids of ``granted_unit_ids(roles)`` to the service's copy of them.
+        """
+        held: set[Role] = set()
+        for grant in self.principal.grants:
+            if grant.role not in roles:
+                continue
+            try:
+                granted = units.get(uuid.UUID(grant.unit_id))
+            except ValueError:
+                continue
+            if granted is not None and granted.province_id == unit.province_id:
+                held.add(Role(grant.role))
+        if not held:
+            raise Forbidden(f"No role among {sorted(roles)} in the province of {unit.code}")
+        return frozenset(held)

@@ -192,7 +192,7 @@ def test_event_type_follows_the_naming_pattern(cls: type[IntegrationEvent]) -> N
 
 def test_event_types_and_names_are_unique() -> None:
     types_ = [cls.event_type for cls in CATALOGUE]
-    assert len(set(types_)) == len(types_) == 21
+    assert len(set(types_)) == len(types_) == 22
     assert len({cls.__name__ for cls in CATALOGUE}) == len(CATALOGUE)
     with pytest.raises(ValueError, match="declared by both"):
         index_by_type((*CATALOGUE, CATALOGUE[0]))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from common.events.identity import OrgUnitCreated
 from common.messaging.consumer import Subscriptions
+from signing.handlers.copies import record_org_unit
 
-SUBSCRIPTIONS: Subscriptions = {}
+SUBSCRIPTIONS: Subscriptions = {
+    OrgUnitCreated: [record_org_unit],
+}

@@ -25,11 +25,15 @@ from common.events.records import (
     TermLocked,
     TermReopened,
 )
-from common.events.signing import DocumentSigned, SigningRequestCompleted
+from common.events.signing import (
+    DocumentSigned,
+    SigningRequestCompleted,
+    SigningRequestRefused,
+)
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.4.0"
+CATALOGUE_VERSION = "1.5.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,
@@ -51,6 +55,7 @@ CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     MonthClosed,
     DocumentSigned,
     SigningRequestCompleted,
+    SigningRequestRefused,
     PackageStored,
     FixityFailed,
 )

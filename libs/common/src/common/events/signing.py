@@ -93,3 +93,29 @@ class SigningRequestCompleted(IntegrationEvent):
     signature_count: int = Field(ge=1, le=1000, description="Signatures the document carries.")
     document_sha256: Sha256Hex = Field(description="Hex SHA-256 of the fully signed document.")
     completed_at: AwareDatetime = Field(description="When the last signature landed.")
+
+
+class SigningRequestRefused(IntegrationEvent):
+    """A signer refused to sign (từ chối ký); the request waits for its owner.
+
+    Published by signing when the signer at the current place refuses. The owner (the school's
+    board, or archive acting for it) fixes the document or the chain and restarts the request;
+    nothing more is signed until then. The reason is free text that may name a student, so it
+    stays in signing behind ``GET /signing-requests/{id}``.
+    """
+
+    event_type: ClassVar[str] = "vn.hsdt.signing.request.refused.v1"
+    subject_field: ClassVar[str] = "signing_request_id"
+
+    signing_request_id: uuid.UUID = Field(description="Id of the signing request.")
+    document_id: uuid.UUID = Field(description="Id of the rendered document in archive.")
+    document_kind: DocumentKind = Field(description="Which record the document is.")
+    school_id: SchoolId
+    district_id: DistrictId
+    province_id: ProvinceId
+    class_id: uuid.UUID | None = Field(description="Class of the document, if it has one.")
+    student_id: uuid.UUID | None = Field(description="Student of a transcript; null otherwise.")
+    signer_role: SignerRole = Field(description="Place in the chain that refused.")
+    refused_by: uuid.UUID = Field(description="User id of the person who refused.")
+    position: int = Field(ge=1, le=1000, description="Position of that place in the chain.")
+    refused_at: AwareDatetime = Field(description="When the signer refused.")

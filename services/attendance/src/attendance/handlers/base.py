@@ -72,31 +72,8 @@ async def authorize_province(
     uow: AttendanceUnitOfWork, actor: Actor, rule: EndpointRule, unit: OrgUnitRow
 ) -> frozenset[Role]:
     """Scope.PROVINCE: any grant at a unit of the resource's province, with a role of the rule."""
-    roles = {r.value for r in rule.roles}
-    units = await uow.repo.org_units(
-        uuid.UUID(g.unit_id)
-        for g in actor.principal.grants
-        if g.role in roles and _is_uuid(g.unit_id)
-    )
-    held = frozenset(
-        Role(g.role)
-        for g in actor.principal.grants
-        if g.role in roles
-        and _is_uuid(g.unit_id)
-        and (u := units.get(uuid.UUID(g.unit_id))) is not None
-        and u.province_id == unit.province_id
-    )
-    if not held:
-        raise Forbidden(f"No role among {sorted(rule.roles)} in the province of {unit.code}")
-    return held
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    units = await uow.repo.org_units(actor.granted_unit_ids(rule.roles))
+    return actor.require_in_province(rule.roles, units, unit)
 
 
 async def authorize_class(

@@ -1,7 +1,0 @@
-"""HTTP routes of the signing service under ``/api/v1``."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(tags=["signing"])

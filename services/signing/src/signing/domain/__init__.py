@@ -1,0 +1,1 @@
+"""Signing's rules as pure functions: who signs in which order, whose turn it is."""
