@@ -4,7 +4,8 @@
 #
 # Knobs (all optional):
 #   HSDT_GATEWAY_PORT  8080      nginx gateway on 127.0.0.1
-#   HSDT_PORT_BASE     8100      identity 8101, records 8102, attendance 8103, signing 8104, archive 8105
+#   HSDT_PORT_BASE     8100      identity 8101, records 8102, attendance 8103, signing 8104, archive 8105;
+#                                the dev PKI's TSA, OCSP and CRLs on base + 90 (8190)
 #   HSDT_DB_PREFIX     hsdt_     databases hsdt_identity, hsdt_records, ...
 #   HSDT_VHOST         hsdt      RabbitMQ virtual host
 #   HSDT_REDIS_PREFIX  hsdt:     Redis key prefix (shared by the services, which namespace inside it)
@@ -95,6 +96,21 @@ hsdt_export_identity_secrets() {
     set +a
 }
 
+# hsdt_pki_port -> the port of the dev PKI's TSA/OCSP/CRL server (certomancer's animator)
+hsdt_pki_port() { echo $((HSDT_PORT_BASE + 90)); }
+
+# Signing's throwaway keys and trust for this machine: a test PKI, a SoftHSM2 token with the demo
+# signers' keys, the trust files and random PINs, all in $HSDT_RUN_DIR/signing (git-ignored).
+# Production imports real certificates and points SIGNING_PKCS11_* at its HSM instead.
+hsdt_export_signing_dev() {
+    local dir="$HSDT_RUN_DIR/signing"
+    uv run --no-sync hsdt-signing-dev setup --dir "$dir" --port "$(hsdt_pki_port)" >&2
+    set -a
+    # shellcheck disable=SC1091
+    . "$dir/signing.env"
+    set +a
+}
+
 # Writes the service environment as KEY=VALUE lines (for honcho's -e and for people debugging).
 hsdt_write_env_file() {
     local out="$1" svc p var
@@ -106,8 +122,12 @@ hsdt_write_env_file() {
             printf '%s_%s=%s\n' "$p" "$var" "$(printenv "${p}_${var}")" >>"$out"
         done
     done
-    # honcho starts every process with this file: identity needs its secrets too.
+    # honcho starts every process with this file: identity needs its secrets too, signing its
+    # token and trust.
     cat "$HSDT_RUN_DIR/identity-secrets.env" >>"$out"
+    if [ -f "$HSDT_RUN_DIR/signing/signing.env" ]; then
+        cat "$HSDT_RUN_DIR/signing/signing.env" >>"$out"
+    fi
 }
 
 # psql as the role setup.sh checked, never prompting for a password.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the whole platform on this machine, behind the nginx gateway.
 #   1. scripts/setup.sh: uv and packages, PostgreSQL/RabbitMQ/Redis running, nginx installed;
-#   2. scripts/migrate.sh: per-service databases, the RabbitMQ vhost, Alembic migrations;
+#   2. scripts/migrate.sh: per-service databases, the RabbitMQ vhost, Alembic migrations; the
+#      dev PKI and SoftHSM2 token of signing (hsdt-signing-dev setup);
 #   3. the demo province: `python -m <svc>.demo` for each service that has a demo.py;
 #   4. a Procfile and the gateway config under $HSDT_RUN_DIR (default .run/), then honcho runs
 #      every service's API and worker and nginx in the foreground;
@@ -141,6 +142,7 @@ done
 bash "$ROOT/scripts/migrate.sh"
 hsdt_export_service_env
 hsdt_export_identity_secrets
+hsdt_export_signing_dev
 
 # --- 3. demo province --------------------------------------------------------------------------
 demo=0
@@ -174,6 +176,8 @@ hsdt_write_env_file "$ENV_FILE"
             say "$svc: no worker.py yet; running its API only" >&2
         fi
     done
+    # The dev PKI's RFC 3161 timestamps, OCSP and CRLs, which signing needs for every signature.
+    printf 'pki: exec uv run --no-sync hsdt-signing-pki serve --dir %q\n' "$HSDT_RUN_DIR/signing/pki"
     printf 'gateway: exec nginx -p %q -c %q -e stderr -g %q\n' "$NGINX_DIR/" "$NGINX_CONF" 'daemon off;'
 } >"$PROCFILE"
 

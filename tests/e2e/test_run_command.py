@@ -128,7 +128,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         text=True,
         start_new_session=True,
     )
-    ports = [gateway_port] + [port_base + i for i in range(1, len(SERVICES) + 1)]
+    # The services, and the dev PKI's TSA/OCSP/CRL server of signing (base + 90).
+    ports = [gateway_port, port_base + 90] + [port_base + i for i in range(1, len(SERVICES) + 1)]
     run = Run(process, f"http://127.0.0.1:{gateway_port}", ports, marker)
 
     def read() -> None:
@@ -482,6 +483,93 @@ def test_a_roll_before_and_after_the_deadline_shows_in_compliance(platform: Run)
 def _school_year(today: date) -> str:
     first = today.year if (today.month, today.day) >= (8, 15) else today.year - 1
     return f"{first}-{first + 1}"
+
+
+def _second_factor(client: httpx.Client, username: str, headers: dict[str, str]) -> str:
+    """A code for a step-up: a leader's recovery code from sign-in, or a teacher enrols TOTP
+    of their own accord (``/auth/me/totp``) and keeps its recovery codes for later."""
+    if not _RECOVERY_CODES.get(username):
+        enrolled = client.post(
+            "/identity/api/v1/auth/me/totp",
+            json={"current_password": DEMO_PASSWORD},
+            headers=headers,
+        )
+        assert enrolled.status_code == 200, enrolled.text
+        code = pyotp.TOTP(enrolled.json()["secret"]).now()
+        confirmed = client.post(
+            "/identity/api/v1/auth/me/totp/confirm", json={"code": code}, headers=headers
+        )
+        assert confirmed.status_code == 204, confirmed.text
+        _RECOVERY_CODES[username] = list(enrolled.json()["recovery_codes"])
+    return _RECOVERY_CODES[username].pop()
+
+
+@pytest.mark.slow
+def test_a_transcript_is_signed_by_four_and_validates_publicly(platform: Run) -> None:
+    """Issue #7's acceptance, through the gateway: the demo transcript of THCS Lê Quý Đôn is
+    signed by its subject teacher (gv1), homeroom teacher (gv2), the leader, then the school's
+    seal (by the leader), each with a TOTP step-up from identity; the public validation endpoint,
+    with no token, reports the four signatures valid and the document archived (B-LTA)."""
+    school = "bldxthcs01"
+    with httpx.Client(base_url=platform.gateway, timeout=60) as client:
+        headers = {u: _sign_in(client, f"{u}.{school}") for u in ("gv1", "gv2", "hieutruong")}
+        school_id = (
+            client.get("/identity/api/v1/me", headers=headers["hieutruong"])
+            .json()["grants"][0]
+            .split("@")[1]
+        )
+        found = client.get(
+            "/signing/api/v1/signing-requests",
+            params={"school_id": school_id, "waiting_for_me": "true"},
+            headers=headers["gv1"],
+        )
+        assert found.status_code == 200, found.text
+        (request,) = [r for r in found.json()["requests"] if r["kind"] == "transcript"]
+        for signer in ("gv1", "gv2", "hieutruong", "hieutruong"):
+            code = _second_factor(client, f"{signer}.{school}", headers[signer])
+            step_up = client.post(
+                "/identity/api/v1/auth/step-up",
+                json={"code": code, "purpose": "signing"},
+                headers=headers[signer],
+            )
+            assert step_up.status_code == 200, step_up.text
+            current = client.get(
+                f"/signing/api/v1/signing-requests/{request['id']}", headers=headers[signer]
+            ).json()
+            signed = client.post(
+                f"/signing/api/v1/signing-requests/{request['id']}/sign",
+                json={
+                    "document_sha256": current["document_sha256"],
+                    "step_up_token": step_up.json()["step_up_token"],
+                },
+                headers=headers[signer],
+            )
+            assert signed.status_code == 200, signed.text
+        assert signed.json()["state"] == "completed"
+        pdf = client.get(
+            f"/signing/api/v1/signing-requests/{request['id']}/document",
+            headers=headers["gv1"],
+        )
+        assert pdf.headers["content-type"] == "application/pdf"
+        report = client.post(
+            "/signing/api/v1/validation",
+            content=pdf.content,
+            headers={"Content-Type": "application/pdf"},
+        )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    people = [s for s in body["signatures"] if not s["document_timestamp"]]
+    assert [s["signer"] for s in people] == [
+        "Lê Thị Thu Hà",
+        "Phạm Minh Đức",
+        "Nguyễn Thị Hồng Nhung",
+        "Trường THCS Lê Quý Đôn",
+    ]
+    assert all(s["valid"] and s["intact"] and s["trusted"] for s in people), people
+    assert all(s["revocation"] == "good" for s in people), people
+    assert body["valid"] is True
+    assert body["covers_whole_document"] is True
+    assert body["ltv"] is True
 
 
 @pytest.mark.slow

@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from common.auth import Grant, Principal
 from common.events.identity import OrgLevel, OrgUnitCreated
 
 DEMO_NAMESPACE: Final = uuid.UUID("6b0f3f0e-2a47-5e0b-9d3a-8f1c2b7a4e10")
@@ -140,3 +141,15 @@ def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
             office,
             school.levels,
         )
+
+
+def demo_principal(user: str, role: str, unit: uuid.UUID) -> Principal:
+    """A demo account signed in with one grant: how a service's demo loader acts as a person,
+    through the same handlers (and checks) as a request."""
+    return Principal(
+        subject=str(demo_id("user", user)),
+        kind="user",
+        grants=(Grant(role, str(unit)),),
+        token_id=f"demo-{uuid.uuid4().hex}",
+        expires_at=datetime.now(UTC) + timedelta(minutes=5),
+    )

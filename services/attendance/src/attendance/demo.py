@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,9 +25,16 @@ from attendance.handlers import schedule
 from attendance.handlers.copies import record_org_unit
 from attendance.settings import AttendanceSettings
 from attendance.uow import AttendanceUnitOfWork
-from common.auth import Grant, Principal
 from common.db import create_engine, create_sessionmaker
-from common.demo import PROVINCE_ADMIN, PROVINCE_CODE, all_schools, demo_id, org_events, username
+from common.demo import (
+    PROVINCE_ADMIN,
+    PROVINCE_CODE,
+    all_schools,
+    demo_id,
+    demo_principal,
+    org_events,
+    username,
+)
 from common.events.attendance import Session
 
 # Public holidays on fixed solar dates (Bộ luật Lao động 2019, Điều 112); Tết and the Hùng
@@ -41,15 +48,7 @@ SOLAR_HOLIDAYS: Final = (
 
 
 def _actor(user: str, role: str, unit: uuid.UUID) -> Actor:
-    return Actor.of(
-        Principal(
-            subject=str(demo_id("user", user)),
-            kind="user",
-            grants=(Grant(role, str(unit)),),
-            token_id=f"demo-{uuid.uuid4().hex}",
-            expires_at=datetime.now(UTC) + timedelta(minutes=5),
-        )
-    )
+    return Actor.of(demo_principal(user, role, unit))
 
 
 def bells_for(levels: tuple[str, ...]) -> BellSchedule:
