@@ -361,3 +361,59 @@ async def test_a_batch_signs_everything_waiting_for_a_teacher_in_a_class(
 @pytest.fixture
 def world(signing_world: SigningWorld) -> SigningWorld:
     return signing_world
+
+
+async def test_a_provinces_chain_decides_who_signs_a_kind_of_document(
+    world: SigningWorld,
+) -> None:
+    """Whether every subject teacher signs varies by province: this one drops them from
+    transcripts; a chain without the seal is refused (DOMAIN §6.2)."""
+    province_admin = world.as_(uuid.uuid4(), f"province_admin@{world.units.province}")
+    url = f"/provinces/{world.units.province}/signer-chains"
+    no_seal = await world.client.put(
+        f"{url}/class_log", json={"roles": ["homeroom_teacher"]}, headers=province_admin
+    )
+    assert_problem(no_seal, 422, "seal-required")
+    teacher = await world.signer()
+    refused = await world.client.put(
+        f"{url}/class_log",
+        json={"roles": ["homeroom_teacher", "school_seal"]},
+        headers=world.of(teacher),
+    )
+    assert_problem(refused, 403, "forbidden")
+    # The other province's chains stay the default; this one's change from now on.
+    await world.client.put(
+        f"{url}/transcript",
+        json={"roles": ["school_seal", "school_leader", "homeroom_teacher"]},
+        headers=province_admin,
+    )
+    chains = await world.client.get(url, headers=world.of(teacher))
+    transcript = next(c for c in chains.json() if c["kind"] == "transcript")
+    assert transcript["roles"] == ["homeroom_teacher", "school_leader", "school_seal"]
+    assert transcript["labels"][0] == "Giáo viên chủ nhiệm"
+    homeroom = await world.signer()
+    leader = await world.signer(role="school_leader")
+    await world.seal()
+    try:
+        with pytest.raises(AssertionError, match="role-not-in-chain"):
+            await world.open_request(
+                [
+                    ("subject_teacher", teacher),
+                    ("homeroom_teacher", homeroom),
+                    ("school_leader", leader),
+                ]
+            )
+        request = await world.open_request(
+            [("homeroom_teacher", homeroom), ("school_leader", leader)]
+        )
+        assert [s["role"] for s in request["steps"]] == [
+            "homeroom_teacher",
+            "school_leader",
+            "school_seal",
+        ]
+    finally:
+        await world.client.put(
+            f"{url}/transcript",
+            json={"roles": ["subject_teacher", "homeroom_teacher", "school_leader", "school_seal"]},
+            headers=province_admin,
+        )
