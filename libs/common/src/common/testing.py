@@ -22,7 +22,8 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 import pytest_asyncio
-from sqlalchemy import MetaData
+from sqlalchemy import LargeBinary, MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.db import asyncpg_dsn
 
@@ -323,3 +324,26 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+async def fingerprint(
+    sessions: async_sessionmaker[AsyncSession], metadata: MetaData
+) -> dict[str, str]:
+    """Row count and a hash of every row of every table of ``metadata`` and of the outbox:
+    equal before and after means a request changed nothing. Binary columns count by their MD5,
+    so documents are not hashed as hex text."""
+    from common.messaging.tables import outbox  # noqa: PLC0415 - tables import this module's peers
+
+    tables: list[Table] = [*metadata.sorted_tables, outbox]
+    state: dict[str, str] = {}
+    async with sessions() as session:
+        for table in sorted(tables, key=lambda t: t.name):
+            columns = ", ".join(
+                f'md5("{c.name}")' if isinstance(c.type, LargeBinary) else f'"{c.name}"'
+                for c in table.columns
+            )
+            # Names from our own metadata, never from input.
+            rows = f'SELECT ROW({columns})::text AS r FROM "{table.name}"'  # noqa: S608
+            query = f"SELECT count(*) || ':' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '') FROM ({rows}) t"  # noqa: E501, S608
+            state[table.name] = str(await session.scalar(text(query)))
+    return state

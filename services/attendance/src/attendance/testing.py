@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from attendance.app import create_app
@@ -38,7 +38,7 @@ from common.events.records import (
     TermDates,
 )
 from common.messaging.tables import outbox
-from common.testing import DatabaseFactory, TokenIssuer, alembic
+from common.testing import DatabaseFactory, TokenIssuer, alembic, fingerprint
 
 NAMES: Final = [
     "Nguyễn Văn An",
@@ -183,14 +183,8 @@ class AttendanceWorld:
         }
 
     async def fingerprint(self) -> dict[str, str]:
-        """Row count and a hash of every attendance table and the outbox."""
-        tables = sorted({t.name for t in Base.metadata.sorted_tables} | {outbox.name})
-        state: dict[str, str] = {}
-        async with self.sessions() as session:
-            for table in tables:
-                query = f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"  # noqa: E501, S608
-                state[table] = str(await session.scalar(text(query)))
-        return state
+        """Row count and a hash of every table and the outbox (``common.testing.fingerprint``)."""
+        return await fingerprint(self.sessions, Base.metadata)
 
     async def outbox_events(self, event_type: str, subject: object) -> list[dict[str, Any]]:
         async with self.sessions() as session:

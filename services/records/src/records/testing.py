@@ -20,12 +20,12 @@ import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.events.identity import OrgLevel, OrgUnitCreated
 from common.messaging.tables import outbox
-from common.testing import DatabaseFactory, TokenIssuer, Unique, alembic
+from common.testing import DatabaseFactory, TokenIssuer, Unique, alembic, fingerprint
 from records.app import create_app
 from records.handlers.base import school_today
 from records.handlers.calendar import record_org_unit
@@ -256,16 +256,8 @@ class RecordsWorld:
         assert approved.status_code == 200, approved.text
 
     async def fingerprint(self) -> dict[str, str]:
-        """Row count and a hash of every row of every records table and of the outbox: equal
-        before and after means a request changed nothing."""
-        tables = sorted({t.name for t in Base.metadata.sorted_tables} | {outbox.name})
-        state: dict[str, str] = {}
-        async with self.sessions() as session:
-            for table in tables:
-                # Table names from our own metadata, never from input.
-                query = f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"  # noqa: E501, S608
-                state[table] = str(await session.scalar(text(query)))
-        return state
+        """Row count and a hash of every table and the outbox (``common.testing.fingerprint``)."""
+        return await fingerprint(self.sessions, Base.metadata)
 
     async def outbox_types(self) -> list[str]:
         async with self.sessions() as session:

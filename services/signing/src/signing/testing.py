@@ -10,7 +10,6 @@ people of the spec, the school's seal, a revoked one, and spares.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -28,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.events.identity import OrgLevel, OrgUnitCreated
 from common.messaging.tables import outbox
-from common.testing import DatabaseFactory, TokenIssuer, alembic
+from common.testing import DatabaseFactory, TokenIssuer, alembic, fingerprint
 from signing.app import create_app
 from signing.crypto.certs import certificate_pem
 from signing.crypto.sample import transcript_pdf
 from signing.crypto_testing import SigningPki
 from signing.devpki import trust_files
 from signing.handlers.copies import record_org_unit
+from signing.models import Base
 from signing.settings import SigningSettings
 from signing.uow import SigningUnitOfWork
 
@@ -73,7 +73,6 @@ class SigningWorld:
     units: Units
     settings: SigningSettings
     pki: SigningPki
-    _spares: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def uow(self) -> SigningUnitOfWork:
         return SigningUnitOfWork(self.sessions, source="signing")
@@ -95,8 +94,8 @@ class SigningWorld:
         return b"".join(certificate_pem(c) for c in chain.certificates).decode()
 
     def spare_label(self) -> str:
-        spares = self.pki.pki.spares
-        return spares[next(self._spares) - 1]
+        """A spare certificate no test of this session has used (the PKI is per session)."""
+        return self.pki.take_spare()
 
     async def signer(
         self, school: uuid.UUID | None = None, *, role: str = "teacher", label: str | None = None
@@ -192,6 +191,10 @@ class SigningWorld:
         )
         assert response.status_code == 200, response.text
         return response.content
+
+    async def fingerprint(self) -> dict[str, str]:
+        """Row count and a hash of every table and the outbox (``common.testing.fingerprint``)."""
+        return await fingerprint(self.sessions, Base.metadata)
 
     async def outbox_events(self, event_type: str) -> list[dict[str, Any]]:
         async with self.sessions() as session:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from common.auth import Grant, Principal
 from common.errors import Problem
 from common.events.identity import OrgLevel, Role
-from signing.access import Actor, rule
+from signing.access import Actor, Forbidden, rule
 from signing.domain.chain import RequestState
 from signing.engine import SignatureTools, StepUpCheck
 from signing.handlers import requests
@@ -72,6 +72,10 @@ async def queue_batch(
 
 
 async def get_batch(uow: SigningUnitOfWork, actor: Actor, batch_id: uuid.UUID) -> BatchRow:
+    endpoint = rule("GET", "/signing-batches/{batch_id}")
+    held = {g.role for g in actor.principal.grants} & {r.value for r in endpoint.roles}
+    if not held:
+        raise Forbidden(f"No role among {sorted(endpoint.roles)}")
     async with uow:
         batch = await uow.repo.batch(batch_id)
         if batch is None or batch.user_id != actor.user_id:
