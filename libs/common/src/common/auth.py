@@ -155,7 +155,11 @@ class JwksVerifier:
         except (ValueError, TypeError, KeyError):
             raise InvalidToken("Token claims malformed") from None
         await self.check_revoked(
-            principal.subject, principal.token_id, principal.family_id, claims["iat"]
+            principal.subject,
+            principal.token_id,
+            principal.family_id,
+            claims["iat"],
+            acting_for=principal.acting_for,
         )
         return principal
 
@@ -245,33 +249,41 @@ class JwksVerifier:
             self._inflight = None
 
     async def check_revoked(
-        self, subject: str, token_id: str, family_id: str | None, issued_at: Any
+        self,
+        subject: str,
+        token_id: str,
+        family_id: str | None,
+        issued_at: Any,
+        *,
+        acting_for: str | None = None,
     ) -> None:
-        """Raise ``InvalidToken`` when the revocation list in Redis covers this token."""
+        """Raise ``InvalidToken`` when the revocation list in Redis covers this token: its id,
+        its subject, its refresh family, or the person a client acts for (software must not go
+        on working in the name of an account that was just disabled, R23)."""
         p = self._prefix
-        keys = [f"{p}revoked:jti:{token_id}", f"{p}revoked:sub:{subject}"]
-        if family_id is not None:
-            keys.append(f"{p}revoked:family:{family_id}")
+        keys = [f"{p}revoked:jti:{token_id}", f"{p}revoked:family:{family_id or '-'}"]
+        people = [subject] + ([acting_for] if acting_for else [])
+        keys += [f"{p}revoked:sub:{person}" for person in people]
         try:
-            # One round trip for all three; redis-py's async typing does not say it is awaitable.
+            # One round trip for all; redis-py's async typing does not say it is awaitable.
             mget = cast("Callable[[list[str]], Awaitable[list[Any]]]", self._redis.mget)
             values = await mget(keys)
         except (RedisError, OSError) as exc:
             # Failing open would let a disabled account in; a 503 tells the client to retry.
             logger.warning("revocation list unavailable", extra={"error_type": type(exc).__name__})
             raise http_problem(503, "Token revocation list is unavailable") from None
-        jti_revoked, sub_revoked_before = values[0], values[1]
-        if jti_revoked is not None:
+        jti_revoked, family_revoked, *revoked_before = values
+        if jti_revoked is not None or (family_id is not None and family_revoked is not None):
             raise InvalidToken("Token revoked")
-        if sub_revoked_before is not None:
+        for marker in revoked_before:
+            if marker is None:
+                continue
             try:
-                cutoff = float(sub_revoked_before)
+                cutoff = float(marker)
             except ValueError:
                 cutoff = float("inf")  # unreadable marker: treat the subject as revoked
             if float(issued_at) <= cutoff:
                 raise InvalidToken("Token revoked")
-        if len(values) > 2 and values[2] is not None:
-            raise InvalidToken("Token revoked")
 
 
 def _parse_jwks(document: Any) -> dict[str, PyJWK]:

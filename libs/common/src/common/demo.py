@@ -114,11 +114,13 @@ def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
         parent: uuid.UUID | None,
         district: uuid.UUID | None,
         levels: tuple[str, ...] = (),
+        name: str | None = None,
     ) -> OrgUnitCreated:
         return OrgUnitCreated(
             unit_id=unit,
             kind=kind,
             code=code,
+            name=name,
             parent_id=parent,
             levels=list(levels),
             province_id=province,
@@ -127,10 +129,12 @@ def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
             created_by=None,
         )
 
-    yield event(province, OrgLevel.PROVINCE, PROVINCE_CODE, None, None)
+    yield event(province, OrgLevel.PROVINCE, PROVINCE_CODE, None, None, name=PROVINCE_NAME)
     for demo_district in DISTRICTS:
         unit = demo_id("unit", demo_district.code)
-        yield event(unit, OrgLevel.DISTRICT, demo_district.code, province, unit)
+        yield event(
+            unit, OrgLevel.DISTRICT, demo_district.code, province, unit, name=demo_district.name
+        )
     for district, school in all_schools():
         office = demo_id("unit", district.code) if district else None
         yield event(
@@ -140,6 +144,7 @@ def org_events(at: datetime) -> Iterator[OrgUnitCreated]:
             office or province,
             office,
             school.levels,
+            name=school.name,
         )
 
 

@@ -293,6 +293,29 @@ async def test_tokens_issued_before_a_subject_revocation_are_refused(
     await verifier.verify(sign(jwks_server.keys[0], sub="user-3", iat=now - 120, nbf=now - 120))
 
 
+async def test_a_client_acting_for_a_disabled_person_is_refused(
+    verifier: JwksVerifier, jwks_server: JwksServer, redis: Redis, prefix: str
+) -> None:
+    # R23: disabling an account stops software working in its name at once, not when the
+    # software's token expires.
+    now = int(time.time())
+    token = sign(
+        jwks_server.keys[0],
+        sub="client-7",
+        kind="client",
+        fid=None,
+        acting_for="user-5",
+        iat=now - 120,
+        nbf=now - 120,
+    )
+    await verifier.verify(token)
+    await redis.set(f"{prefix}revoked:sub:user-5", str(now - 60))
+    assert await refused(verifier, token) == "Token revoked"
+    # The client itself still works for someone else.
+    other = sign(jwks_server.keys[0], sub="client-7", kind="client", fid=None, acting_for="user-6")
+    await verifier.verify(other)
+
+
 async def test_a_revoked_family_is_refused(
     verifier: JwksVerifier, jwks_server: JwksServer, redis: Redis, prefix: str
 ) -> None:

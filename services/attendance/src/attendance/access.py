@@ -23,7 +23,8 @@ INSPECTORS: Final = frozenset({Role.PROVINCE_INSPECTOR, Role.DISTRICT_INSPECTOR}
 READERS: Final = SUPERVISORS | SCHOOL_KEEPERS
 CLASS_READERS: Final = READERS | {Role.TEACHER}
 SCHOOL_STAFF: Final = READERS | {Role.TEACHER, Role.STAFF}
-ANY_ROLE: Final = frozenset(Role)
+# Platform roles (the archive) read none of attendance: absences are not part of the archive.
+ANY_ROLE: Final = frozenset(Role) - {Role.ARCHIVIST}
 
 
 class Owner(StrEnum):

@@ -4,8 +4,8 @@ class.
 
 The caller holds exactly one grant, of the role under test, at the tier that role is granted at:
 
-- in scope: the province (province roles), the district office of the target's school (district
-  roles), the target's school THCS itself (school roles);
+- in scope: the province (province roles and the platform role archivist), the district office
+  of the target's school (district roles), the target's school THCS itself (school roles);
 - out of scope: a second province seeded here (province roles), the other district (district
   roles), the sibling primary school in the same district (school roles).
 
@@ -16,6 +16,9 @@ Monday to Saturday (``period``); a third teacher of the school teaches nothing i
 checks are tested on their own: ``Owner.TEACHER_OF_CLASS`` admits the homeroom and the period
 teacher, ``Owner.HOMEROOM`` the homeroom teacher (and the row's keeper roles),
 ``Owner.PERIOD_TEACHER`` only the period teacher.
+
+The archivist is held only by a platform client (the archive service), so its token is a
+client's acting for a person, as the archive's is; every other role's is a person's own.
 
 Scope of a row, as the table defines it: ``Scope.SCHOOL`` needs a grant at the school or above
 it; ``Scope.UNIT`` a grant at the unit the request names (the THCS school here: a calendar
@@ -87,8 +90,13 @@ class Link(StrEnum):
     UNRELATED = "unrelated"  # a teacher of the school who teaches nothing in the class
 
 
+# Roles held only by platform service clients (identity.domain.roles): their tokens are a
+# client's, acting for a person.
+PLATFORM_ROLES: Final = frozenset({Role.ARCHIVIST})
+
+
 def tier(role: Role) -> OrgLevel:
-    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR}:
+    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR, Role.ARCHIVIST}:
         return OrgLevel.PROVINCE
     if role in {Role.DISTRICT_ADMIN, Role.DISTRICT_INSPECTOR}:
         return OrgLevel.DISTRICT
@@ -500,7 +508,13 @@ async def test_authorization_matrix(
     rule = ENDPOINT_RULES[method, path]
     call = t.unspent.pop((method, path), None) or await BUILDERS[method, path](t)
     assert call.method == method
-    auth = t.world.as_(t.caller(link), f"{role.value}@{t.holder(role, relation)}")
+    grant = f"{role.value}@{t.holder(role, relation)}"
+    if role in PLATFORM_ROLES:
+        auth = t.world.issuer.headers(
+            "hsdt-archive", grant, kind="client", acting_for=t.caller(link)
+        )
+    else:
+        auth = t.world.as_(t.caller(link), grant)
     before = await t.snapshot() if rule.writes else None
 
     response = await _send(t, call, auth)
@@ -522,6 +536,16 @@ async def test_authorization_matrix(
             assert await t.snapshot() == before, "a refused write changed something"
             # Nothing changed, so its state is as fresh as a new one: the next case takes it.
             t.unspent[method, path] = call
+
+
+def test_the_archive_writes_nothing_in_attendance() -> None:
+    """The archivist is no role of a school's attendance: no write admits it (the rows open to
+    any role, the province's settings and calendar, are reads)."""
+    assert [
+        f"{method} {path}"
+        for (method, path), rule in ENDPOINT_RULES.items()
+        if Role.ARCHIVIST in rule.roles and rule.writes
+    ] == []
 
 
 # --- school software must say whom it acts for

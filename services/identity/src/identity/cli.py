@@ -6,6 +6,14 @@
 changes nothing; it refuses when the database already holds a different province.
 
 ``python -m identity.cli demo`` loads the demo province (see ``identity.demo``).
+
+``python -m identity.cli platform-client --name archive --province-code BL --scopes archivist``
+registers a platform service (the archive) bound to the province and prints, once,
+``client_id=…`` and ``client_secret=…`` (after a ``#`` comment line, so the output can be
+sourced). It is idempotent by name: when a platform client of that name exists with the same
+province and scopes, it prints its ``client_id``, says so, and changes nothing (the secret
+cannot be shown again). ``--rotate`` issues a new secret for it instead (the old one stops
+working at once). A client of that name with another province or other scopes is refused.
 """
 
 from __future__ import annotations
@@ -18,17 +26,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
 
 from common.db import create_engine, create_sessionmaker
+from common.errors import Problem
 from common.events.identity import OrgLevel, OrgUnitCreated, Role
-from identity.domain import DomainError, Grant, Grantee, OrgTree, OrgUnit
+from identity.domain import DomainError, Grant, Grantee, OrgTree, OrgUnit, normalise_code
 from identity.handlers.admin import CreateUser, add_user, record_grant
+from identity.handlers.auth import (
+    PLATFORM_ID,
+    create_platform_client,
+    rotate_platform_client_secret,
+)
 from identity.settings import IdentitySettings
 from identity.uow import IdentityUnitOfWork
-
-# Who made what the platform made: grants need a grantor, and bootstrap has none.
-PLATFORM_ID: Final = uuid.UUID("00000000-0000-0000-0000-000000000001")
 
 
 class BootstrapRefusedError(Exception):
@@ -73,6 +83,7 @@ async def bootstrap_province(  # noqa: PLR0917
                     unit_id=wanted.id,
                     kind=OrgLevel.PROVINCE,
                     code=wanted.code,
+                    name=wanted.name,
                     parent_id=None,
                     levels=[],
                     province_id=wanted.id,
@@ -146,6 +157,95 @@ async def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+class PlatformClientRefusedError(Exception):
+    """The province is unknown, the inputs are not acceptable, or a client of that name differs."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformClientResult:
+    client_id: str
+    secret: str | None  # None when nothing was issued: the client existed and was left alone
+    state: str  # "created", "rotated" or "unchanged"
+    scopes: tuple[str, ...]
+
+
+async def ensure_platform_client(
+    uow: IdentityUnitOfWork,
+    name: str,
+    province_code: str,
+    scopes: Sequence[str],
+    *,
+    rotate: bool = False,
+) -> PlatformClientResult:
+    """Create the platform client ``name`` at the province, or leave it (``rotate``: a new
+    secret for it). Idempotent by name; a client of that name that differs is refused."""
+    try:
+        code = normalise_code(province_code)
+    except DomainError as exc:
+        raise PlatformClientRefusedError(f"{exc.code}: {exc.detail}") from None
+    wanted = sorted({s for scope in scopes for s in scope.split(",") if s})
+    async with uow:
+        unit = await uow.admin.unit_row_by_code(code)
+        if unit is None or unit.kind != OrgLevel.PROVINCE.value:
+            raise PlatformClientRefusedError(f"{code} is not the province (Sở GDĐT)")
+        existing = await uow.auth.platform_client_by_name(name)
+    try:
+        if existing is None:
+            client_id, secret = await create_platform_client(
+                uow, name=name, province_id=unit.id, scopes=wanted
+            )
+            return PlatformClientResult(client_id, secret, "created", tuple(wanted))
+        if existing.unit_id != unit.id or sorted(existing.scopes) != wanted:
+            raise PlatformClientRefusedError(
+                f"platform client {name!r} ({existing.client_id}) exists with scopes "
+                f"{sorted(existing.scopes)} at unit {existing.unit_id}, not {wanted} at {code}; "
+                "nothing changed (disable it and use another name)"
+            )
+        if existing.status != "active":
+            raise PlatformClientRefusedError(
+                f"platform client {name!r} ({existing.client_id}) is disabled; nothing changed "
+                "(use another name)"
+            )
+        if not rotate:
+            return PlatformClientResult(existing.client_id, None, "unchanged", tuple(wanted))
+        client_id, secret = await rotate_platform_client_secret(uow, name=name)
+        return PlatformClientResult(client_id, secret, "rotated", tuple(wanted))
+    except Problem as problem:
+        raise PlatformClientRefusedError(f"{problem.code}: {problem.detail}") from None
+
+
+async def _platform_client(args: argparse.Namespace) -> int:
+    settings = IdentitySettings()
+    engine = create_engine(settings.database_url, pool_size=2, application_name="identity-cli")
+    uow = IdentityUnitOfWork(create_sessionmaker(engine), source=settings.service_name)
+    try:
+        result = await ensure_platform_client(
+            uow, args.name, args.province_code, args.scopes, rotate=args.rotate
+        )
+    except PlatformClientRefusedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    about = (
+        f"platform client {args.name!r} at province {args.province_code.strip().upper()} "
+        f"(scopes: {','.join(result.scopes)})"
+    )
+    if result.state == "unchanged":
+        print(f"# {about} already exists; nothing changed (--rotate issues a new secret)")
+    elif result.state == "rotated":
+        print(
+            f"# {about}: new secret, shown once; the old one no longer works, and tokens "
+            "issued with it expire within their lifetime"
+        )
+    else:
+        print(f"# {about} created; the secret is shown once and cannot be read again")
+    print(f"client_id={result.client_id}")
+    if result.secret is not None:
+        print(f"client_secret={result.secret}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m identity.cli")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,13 +259,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="name of the environment variable holding the admin's password",
     )
     commands.add_parser("demo", help="load the demo province (idempotent)")
+    platform = commands.add_parser(
+        "platform-client",
+        help="register a platform service (the archive) at the province; idempotent by name",
+    )
+    platform.add_argument("--name", required=True)
+    platform.add_argument("--province-code", required=True)
+    platform.add_argument(
+        "--scopes", required=True, nargs="+", help="platform roles, e.g. archivist"
+    )
+    platform.add_argument(
+        "--rotate",
+        action="store_true",
+        help="issue a new secret for an existing client (the old one stops working)",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from identity.demo import main as demo_main  # noqa: PLC0415 — only this command needs it
 
         return demo_main()
+    if args.command == "platform-client":
+        return asyncio.run(_platform_client(args))
     return asyncio.run(_bootstrap(args))
 
+
+__all__ = [
+    "PLATFORM_ID",  # where it lives: identity.handlers.auth; kept here for bootstrap's callers
+    "BootstrapRefusedError",
+    "BootstrapResult",
+    "PlatformClientRefusedError",
+    "PlatformClientResult",
+    "bootstrap_province",
+    "ensure_platform_client",
+    "main",
+]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -76,6 +76,7 @@ class _Loader:
                 unit_id=unit.id,
                 kind=kind,
                 code=unit.code,
+                name=unit.name,
                 parent_id=parent.id,
                 levels=sorted(level.value for level in levels),
                 province_id=scope.province_id,

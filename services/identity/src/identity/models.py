@@ -209,21 +209,35 @@ class RefreshFamilyRow(Base):
 
 
 class ClientRow(Base):
-    """School software using OAuth2 client credentials, bound to one school and its scopes."""
+    """Software using OAuth2 client credentials, bound to one org unit, with its scopes.
+
+    ``kind`` school: school software bound to its school (scopes teacher, staff). ``kind``
+    platform: a platform service (the archive) bound to the province (scope archivist), created
+    by an operator; its name is unique, so the operator command is idempotent by name.
+    """
 
     __tablename__ = "clients"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="school", server_default="school"
+    )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     secret_hash: Mapped[str] = mapped_column(Text, nullable=False)
-    school_id: Mapped[uuid.UUID] = mapped_column(
+    # The school of school software, the province of a platform client.
+    unit_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("org_units.id"), nullable=False, index=True
     )
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False, default=list)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
     created_at: Mapped[datetime] = _now()
     created_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('school', 'platform')", name="client_kind"),
+        Index("platform_client_name", "name", unique=True, postgresql_where="kind = 'platform'"),
+    )
 
 
 class AuditRow(Base):

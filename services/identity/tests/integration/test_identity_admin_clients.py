@@ -25,10 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from common.auth import Principal, current_principal
 from common.db import create_sessionmaker
+from common.messaging.tables import outbox
 from common.testing import DatabaseFactory, alembic
 from identity.app import create_app
 from identity.demo import load_demo
-from identity.models import AuditRow, ClientRow, CredentialRow, GroupRow, OrgUnitRow, UserRow
+from identity.handlers.auth import create_platform_client
+from identity.models import (
+    AuditRow,
+    ClientRow,
+    CredentialRow,
+    GrantRow,
+    GroupRow,
+    OrgUnitRow,
+    UserRow,
+)
 from identity.repository.admin import AdminRepository
 from identity.settings import IdentitySettings
 from identity.uow import IdentityUnitOfWork
@@ -141,7 +151,11 @@ async def test_a_school_admin_registers_software_whose_secret_gets_a_token(env: 
 
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["school_id"] == str(school)
+    assert (body["kind"], body["unit_id"], body["school_id"]) == (
+        "school",
+        str(school),
+        str(school),
+    )
     assert body["scopes"] == ["teacher"]
     assert body["status"] == "active"
     token = await env.token(body["client_id"], body["client_secret"])
@@ -387,3 +401,69 @@ async def test_a_group_name_taken_between_the_check_and_the_commit_is_a_409(
     )
 
     _problem(response, 409, "group-name-taken")
+
+
+# --- the platform role and platform clients
+
+
+async def test_nobody_grants_the_archivist_role_to_a_person_or_a_group(env: Env) -> None:
+    """Not even the province admin: the role belongs to platform clients (422, nothing
+    written, no event)."""
+    await env.act_as("quantri.so")
+    department = await env.unit_id("BL")
+    async with env.engine.connect() as conn:
+        team = await conn.scalar(select(GroupRow.id).where(GroupRow.kind == "team").limit(1))
+    assert team is not None
+    before = (await env.count(GrantRow), await env.count(AuditRow), await env.count(outbox))
+
+    to_user = await env.client.post(
+        "/api/v1/grants",
+        json={
+            "role": "archivist",
+            "unit_id": str(department),
+            "grantee_kind": "user",
+            "grantee_id": str(await env.user_id(SCHOOL_TEACHER)),
+        },
+    )
+    to_group = await env.client.post(
+        "/api/v1/grants",
+        json={
+            "role": "archivist",
+            "unit_id": str(department),
+            "grantee_kind": "team",
+            "grantee_id": str(team),
+        },
+    )
+
+    for response in (to_user, to_group):
+        body = _problem(response, 422, "role-platform-only")
+        assert "platform service clients" in body["detail"]
+    after = (await env.count(GrantRow), await env.count(AuditRow), await env.count(outbox))
+    assert after == before
+
+
+async def test_the_province_admin_lists_and_disables_the_platform_client(env: Env) -> None:
+    department = await env.unit_id("BL")
+    client_id, secret = await create_platform_client(
+        env.uow(), name="archive", province_id=department, scopes=["archivist"]
+    )
+    await env.act_as("quantri.bldx")  # a district admin: the department is not theirs
+    hidden = await env.client.get("/api/v1/clients")
+    refused = await env.client.post(f"/api/v1/clients/{client_id}/disable")
+    await env.act_as("quantri.so")
+
+    listed = await env.client.get("/api/v1/clients", params={"unit": str(department)})
+    disabled = await env.client.post(f"/api/v1/clients/{client_id}/disable")
+
+    assert hidden.status_code == 200, hidden.text
+    assert client_id not in {i["client_id"] for i in hidden.json()["items"]}
+    _problem(refused, 403, "outside-scope")
+    assert listed.status_code == 200, listed.text
+    (item,) = [i for i in listed.json()["items"] if i["client_id"] == client_id]
+    assert (item["kind"], item["unit_id"], item["school_id"]) == ("platform", str(department), None)
+    assert item["scopes"] == ["archivist"]
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["status"] == "disabled"
+    refused_token = await env.token(client_id, secret)
+    assert refused_token.status_code == 401, refused_token.text
+    assert await env.redis.get(f"{env.redis_prefix}revoked:sub:{client_id}") is not None

@@ -12,6 +12,11 @@ school roles. The target of the request is, by relation:
 - out of scope: an unrelated unit (district roles: the school BL-PL-TH01 of another district;
   school roles: the sibling school BL-DX-THCS01 in the same district).
 
+The platform role archivist is never a person's grant (identity refuses to grant it): its
+caller is the archive's platform client at the department, acting for the school leader of
+BL-DX-TH01, as the archive's token is. Administration needs a person's own token, so every
+route refuses it.
+
 Two combinations cannot be built and are left out on purpose: a province role has nothing out
 of its scope (one department per deployment, every unit lies under it), and a school role has
 no child scope (nothing hangs under a school). ``test_only_impossible_relations_are_left_out``
@@ -58,12 +63,12 @@ from identity.api.admin import ENDPOINT_RULES, EndpointRule, ScopeRule
 from identity.app import create_app
 from identity.cli import PLATFORM_ID
 from identity.demo import DEPARTMENT_SCHOOLS, DISTRICTS, PROVINCE_ADMIN, PROVINCE_CODE, load_demo
-from identity.domain import Grant, Grantee
+from identity.domain import PLATFORM_ROLES, Grant, Grantee
 from identity.domain.roles import unit_kind_for
 from identity.excel_import import ROLE_LABELS, XLSX_MEDIA_TYPE, build_template
 from identity.excel_import import SHEET as STAFF_SHEET
 from identity.handlers.admin import CreateGroup, CreateUser, add_group, add_user, record_grant
-from identity.handlers.auth import create_client, utcnow
+from identity.handlers.auth import create_client, create_platform_client, utcnow
 from identity.models import OrgUnitRow, UserRow
 from identity.settings import IdentitySettings
 from identity.tokens import mint_access_token
@@ -187,8 +192,9 @@ class Env:
     redis: Redis
     settings: IdentitySettings
     units: dict[str, uuid.UUID] = field(default_factory=dict)
-    actors: dict[Role, uuid.UUID] = field(default_factory=dict)
+    actors: dict[Role, uuid.UUID] = field(default_factory=dict)  # the people's roles
     groups: dict[str, uuid.UUID] = field(default_factory=dict)
+    platform_client: str = ""  # the archive's client id, at the department
 
     def uow(self) -> IdentityUnitOfWork:
         return IdentityUnitOfWork(create_sessionmaker(self.engine), source="identity")
@@ -264,6 +270,24 @@ class Env:
         )
         self.app.dependency_overrides[current_principal] = lambda: principal
 
+    def act_as_role(self, role: Role) -> None:
+        """The caller holding ``role`` at its tier's unit: the account made for it, or for a
+        platform role the archive's client acting for the school leader (as identity issues
+        its token)."""
+        grant = TokenGrant(role.value, str(self.units[HOLDER[tier(role)]]))
+        if role not in PLATFORM_ROLES:
+            self.act_as(self.actors[role], grant)
+            return
+        principal = Principal(
+            subject=self.platform_client,
+            kind="client",
+            grants=(grant,),
+            token_id=uuid.uuid4().hex,
+            expires_at=datetime.now(UTC) + timedelta(minutes=10),
+            acting_for=str(self.actors[Role.SCHOOL_LEADER]),
+        )
+        self.app.dependency_overrides[current_principal] = lambda: principal
+
     async def subtree(self, code: str) -> set[str]:
         """Ids of ``code``'s unit and every unit below it, as stored now."""
         async with self.engine.connect() as conn:
@@ -331,7 +355,14 @@ async def env(
         async with engine.connect() as conn:
             state.units = {r.code: r.id for r in await conn.execute(select(OrgUnitRow))}
         for role in Role:
-            state.actors[role], _ = await state.add_account(HOLDER[tier(role)], role)
+            if role not in PLATFORM_ROLES:
+                state.actors[role], _ = await state.add_account(HOLDER[tier(role)], role)
+        state.platform_client, _ = await create_platform_client(
+            state.uow(),
+            name="archive",
+            province_id=state.units[PROVINCE_CODE],
+            scopes=[r.value for r in PLATFORM_ROLES],
+        )
         # School software at SCHOOL, so that every reader's own scope lists one.
         await create_client(
             state.uow(),
@@ -600,6 +631,7 @@ def test_only_impossible_relations_are_left_out() -> None:
     assert left_out == {
         (Role.PROVINCE_ADMIN, Relation.OUT_OF_SCOPE),
         (Role.PROVINCE_INSPECTOR, Relation.OUT_OF_SCOPE),
+        (Role.ARCHIVIST, Relation.OUT_OF_SCOPE),
         (Role.SCHOOL_LEADER, Relation.CHILD_SCOPE),
         (Role.SCHOOL_ADMIN, Relation.CHILD_SCOPE),
         (Role.TEACHER, Relation.CHILD_SCOPE),
@@ -625,10 +657,9 @@ async def test_authorization_matrix(
     env: Env, method: str, path: str, role: Role, relation: Relation
 ) -> None:
     rule = ENDPOINT_RULES[method, path]
-    holder = HOLDER[tier(role)]
     call = await BUILDERS[method, path](env, target_of(rule, role, relation))
     assert call.method == method
-    env.act_as(env.actors[role], TokenGrant(role.value, str(env.units[holder])))
+    env.act_as_role(role)
     before = await env.snapshot(call.subject)
 
     response = await env.client.request(
@@ -654,8 +685,8 @@ def _units_of(item: dict[str, Any]) -> set[str]:
     """The units a listed item belongs to (a user: the home unit and every work unit)."""
     if "home_unit_id" in item:
         return {item["home_unit_id"], *item["unit_ids"]}
-    if "school_id" in item:  # a school-software client
-        return {str(item["school_id"])}
+    if "client_id" in item:  # school software (its school) or a platform client (the province)
+        return {str(item["unit_id"])}
     if "parent_id" in item:  # an org unit
         return {item["id"]}
     return {str(item["unit_id"])}
@@ -679,10 +710,13 @@ async def test_a_listing_without_a_unit_shows_only_the_callers_scope(
 ) -> None:
     rule = ENDPOINT_RULES["GET", path]
     holder = HOLDER[tier(role)]
-    env.act_as(env.actors[role], TokenGrant(role.value, str(env.units[holder])))
+    env.act_as_role(role)
 
     response = await env.client.get(f"{API_PREFIX}{path}", params={"limit": 200})
 
+    if role in PLATFORM_ROLES:  # a client's token: administration needs a person's
+        _problem(response, 403)
+        return
     assert response.status_code == 200, response.text
     items = response.json()["items"]
     if role in rule.roles:

@@ -10,6 +10,7 @@ import pytest
 from common.auth import Grant as TokenGrant
 from common.events.identity import GranteeKind, OrgLevel, Role
 from identity.domain import (
+    PLATFORM_ROLES,
     ROLE_POLICIES,
     DomainError,
     Grant,
@@ -21,11 +22,14 @@ from identity.domain import (
     any_requires_totp,
     can_grant,
     can_revoke,
+    check_grantable_to_people,
     check_role_at,
     compact_grants,
     effective_grants,
     grantable_roles,
+    holds_a_role_within,
     is_at_or_below,
+    is_platform_role,
     is_role_valid_at,
     requires_totp,
 )
@@ -86,8 +90,63 @@ def test_ranks_run_from_province_admin_down_to_staff() -> None:
         Role.TEACHER,
         Role.STAFF,
     ]
-    assert sorted(Role, key=lambda r: ROLE_POLICIES[r].rank, reverse=True) == order
+    people = set(Role) - PLATFORM_ROLES
+    assert sorted(people, key=lambda r: ROLE_POLICIES[r].rank, reverse=True) == order
     assert len({p.rank for p in ROLE_POLICIES.values()}) == len(Role)
+
+
+# --- the platform role ---------------------------------------------------------------------
+
+
+def test_the_archivist_is_a_province_role_nobody_grants_and_needs_no_second_factor() -> None:
+    policy = ROLE_POLICIES[Role.ARCHIVIST]
+
+    assert {Role.ARCHIVIST} == PLATFORM_ROLES
+    assert is_platform_role(Role.ARCHIVIST)
+    assert not any(is_platform_role(r) for r in set(Role) - PLATFORM_ROLES)
+    assert (policy.unit_kind, policy.may_grant, policy.requires_totp) == (
+        OrgLevel.PROVINCE,
+        frozenset(),
+        False,
+    )
+    assert all(Role.ARCHIVIST not in grantable_roles(r) for r in Role)
+
+
+def test_no_grant_of_the_archivist_to_a_person_or_a_group_can_exist(tree: OrgTree) -> None:
+    department = tree.by_code("79").id
+
+    for grantee in (Grantee.user(ALICE), Grantee.group(TEAM_MATHS, GranteeKind.TEAM)):
+        with pytest.raises(DomainError) as refused:
+            _grant(Role.ARCHIVIST, department, grantee)
+        assert refused.value.code == "role_platform_only"
+    with pytest.raises(DomainError):
+        check_grantable_to_people(Role.ARCHIVIST)
+    check_grantable_to_people(Role.PROVINCE_ADMIN)
+
+
+def test_not_even_the_province_admin_may_grant_the_archivist(tree: OrgTree) -> None:
+    held = _held(tree, Role.PROVINCE_ADMIN, "79")
+
+    decision = can_grant(held, Role.ARCHIVIST, tree.by_code("79"), tree, NOW)
+
+    assert not decision.allowed
+    assert decision.code == "role_platform_only"
+    assert can_grant(held, Role.PROVINCE_INSPECTOR, tree.by_code("79"), tree, NOW).allowed
+
+
+def test_a_platform_client_acts_only_for_someone_holding_a_role_in_its_province(
+    tree: OrgTree,
+) -> None:
+    department = tree.by_code("79").id
+    leader = _held(tree, Role.SCHOOL_LEADER, "76001")
+    # A grant at a unit this tree does not hold: a school of another province.
+    elsewhere = [_grant(Role.SCHOOL_LEADER, uuid.UUID(int=999))]
+
+    assert holds_a_role_within(leader, tree, department)
+    assert holds_a_role_within(leader, tree, tree.by_code("760").id)
+    assert not holds_a_role_within(leader, tree, tree.by_code("761").id)
+    assert not holds_a_role_within(elsewhere, tree, department)
+    assert not holds_a_role_within([], tree, department)
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from common.auth import Grant as TokenGrant
 from common.events.identity import OrgLevel, Role
 from identity.domain import (
+    PLATFORM_ROLES,
     Grant,
     Grantee,
     GroupMembership,
@@ -70,7 +71,8 @@ def grants_in(draw: st.DrawFn, tree: OrgTree, grantee: Grantee | None = None) ->
     length = draw(st.none() | st.integers(1, 10))
     return Grant(
         id=uuid.uuid4(),
-        role=draw(st.sampled_from(list(Role))),
+        # A person's or a group's grant: never a platform role (the domain refuses those).
+        role=draw(st.sampled_from(sorted(set(Role) - PLATFORM_ROLES))),
         unit_id=draw(st.sampled_from(tree.units)).id,
         grantee=grantee or Grantee.user(USER),
         valid_from=start,

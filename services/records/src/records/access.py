@@ -29,6 +29,14 @@ INSPECTORS: Final = frozenset({Role.PROVINCE_INSPECTOR, Role.DISTRICT_INSPECTOR}
 READERS: Final = SUPERVISORS | SCHOOL_KEEPERS
 # Teachers read what they teach or lead (Owner.TEACHER_OF_CLASS), not the whole school.
 CLASS_READERS: Final = READERS | {Role.TEACHER}
+# The archive's platform client (archivist at the province, acting for the leader who locked):
+# reads a locked class's snapshot and what rendering it needs of the class (its row, its
+# teachers as signers), never a student's profile, never a write. The owner checks bind
+# teachers only, so it reads every class of the province like a reader.
+RENDERERS: Final = CLASS_READERS | {Role.ARCHIVIST}
+# Includes the archivist: the calendar, the curriculum and the rule sets name what a document
+# shows (the other rows open to every role, a blank template and the caller's own
+# assignments, give it nothing of a school's).
 ANY_ROLE: Final = frozenset(Role)
 
 
@@ -87,8 +95,8 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ("GET", "/rule-sets"): R(ANY_ROLE, Scope.MINE, Owner.NONE, False),
     # Classes, students, movements, assignments: the school's admin board (R9, R24, R35).
     ("POST", "/classes"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.SCHOOL),
-    ("GET", "/classes"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
-    ("GET", "/classes/{class_id}"): R(CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
+    ("GET", "/classes"): R(RENDERERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
+    ("GET", "/classes/{class_id}"): R(RENDERERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False),
     ("PATCH", "/classes/{class_id}"): R(
         SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.SCHOOL
     ),
@@ -121,7 +129,7 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
         CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("GET", "/classes/{class_id}/assignments"): R(
-        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+        RENDERERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     ("PUT", "/classes/{class_id}/assignments/{subject}/{term}"): R(
         SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True, LockScope.PERIOD
@@ -169,7 +177,7 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
         frozenset({Role.PROVINCE_ADMIN, Role.DISTRICT_ADMIN}), Scope.UNIT, Owner.NONE, True
     ),
     ("GET", "/classes/{class_id}/snapshots/{period}"): R(
-        CLASS_READERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
+        RENDERERS, Scope.SCHOOL, Owner.TEACHER_OF_CLASS, False
     ),
     # Corrections (R27): filed by the sheet's teacher, permitted by a leader, witnessed by an
     # admin-board member and the homeroom teacher; each step's own checks are the handler's.
@@ -214,6 +222,8 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
 del R
 # Inspectors read, never write: checked once here rather than trusted to every row.
 assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
+# Nor does the archive's platform client write anything in records.
+assert all(Role.ARCHIVIST not in rule.roles for rule in ENDPOINT_RULES.values() if rule.writes)
 # A read is never refused for a lock; a write says what a lock refuses it for.
 assert all(rule.lock is LockScope.NONE for rule in ENDPOINT_RULES.values() if not rule.writes)
 

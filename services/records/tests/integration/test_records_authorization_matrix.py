@@ -3,8 +3,9 @@ route × every role × in scope / out of scope, and for teachers × how they sta
 
 The caller holds exactly one grant, of the role under test, at the tier that role is granted at:
 
-- in scope: the department (province roles), the district office of the target's school
-  (district roles), the target's school TP-D1-THCS itself (school roles);
+- in scope: the department (province roles and the platform role archivist), the district
+  office of the target's school (district roles), the target's school TP-D1-THCS itself
+  (school roles);
 - out of scope: a second province seeded here (province roles), the other district TP-D2
   (district roles), the sibling school TP-D1-TH in the same district (school roles).
 
@@ -20,6 +21,9 @@ Scope of a row, as the table defines it: ``Scope.SCHOOL`` needs a grant at the s
 it; ``Scope.PROVINCE`` needs the caller to work in the resource's province (so a district or
 school role is in scope even at the "out of scope" unit, which lies in the same province);
 ``Scope.MINE`` needs any grant at all.
+
+The archivist is held only by a platform client (the archive service), so its token is a
+client's acting for a person, as the archive's is; every other role's is a person's own.
 
 Allowed answers are 2xx, with two documented exceptions that prove authorization passed:
 confirming results answers 409 ``results-incomplete`` (nothing is graded) and approving them
@@ -88,8 +92,13 @@ class Link(StrEnum):
     UNRELATED = "unrelated"  # a teacher of the school who teaches nothing in the class
 
 
+# Roles held only by platform service clients (identity.domain.roles): their tokens are a
+# client's, acting for a person.
+PLATFORM_ROLES: Final = frozenset({Role.ARCHIVIST})
+
+
 def tier(role: Role) -> OrgLevel:
-    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR}:
+    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR, Role.ARCHIVIST}:
         return OrgLevel.PROVINCE
     if role in {Role.DISTRICT_ADMIN, Role.DISTRICT_INSPECTOR}:
         return OrgLevel.DISTRICT
@@ -148,6 +157,16 @@ class Target:
 
     def caller(self, role: Role, link: Link | None) -> uuid.UUID:
         return self.teachers[link] if link is not None else uuid.uuid4()
+
+    def token(self, role: Role, person: uuid.UUID, unit: uuid.UUID) -> dict[str, str]:
+        """``role`` at ``unit``: a person's own token, or for a platform role the platform
+        client's acting for ``person``."""
+        grant = f"{role.value}@{unit}"
+        if role in PLATFORM_ROLES:
+            return self.world.issuer.headers(
+                "hsdt-archive", grant, kind="client", acting_for=person
+            )
+        return self.world.as_(person, grant)
 
     def admin(self) -> dict[str, str]:
         return self.world.admin_of(self.school)
@@ -714,7 +733,7 @@ async def test_authorization_matrix(
     call = await BUILDERS[method, path](t)
     assert call.method == method
     holder = t.holder(role, relation)
-    auth = t.world.as_(t.caller(role, link), f"{role.value}@{holder}")
+    auth = t.token(role, t.caller(role, link), holder)
     before = await t.snapshot() if rule.writes else None
 
     response = await _send(t, call, auth)

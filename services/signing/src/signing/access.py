@@ -22,6 +22,11 @@ INSPECTORS: Final = frozenset({Role.PROVINCE_INSPECTOR, Role.DISTRICT_INSPECTOR}
 READERS: Final = SUPERVISORS | SCHOOL_KEEPERS
 SIGNERS: Final = frozenset({Role.TEACHER, Role.SCHOOL_LEADER, Role.SCHOOL_ADMIN, Role.STAFF})
 SCHOOL_STAFF: Final = READERS | {Role.TEACHER, Role.STAFF}
+# The archive's platform client (archivist at the province), acting for the leader who locked
+# the term (R23: the writes are theirs): opens and restarts the requests of the documents it
+# rendered and reads them back. It never signs, refuses or batches: it is no signer.
+ARCHIVIST: Final = frozenset({Role.ARCHIVIST})
+# Includes the archivist: the province's chains say whom a request must name.
 ANY_ROLE: Final = frozenset(Role)
 
 
@@ -67,12 +72,14 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ("PUT", "/schools/{school_id}/certificates/seal"): R(
         SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
     ),
-    # Signing requests: opened by the school's board (or archive acting for it).
-    ("POST", "/signing-requests"): R(SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True),
-    ("GET", "/signing-requests"): R(SCHOOL_STAFF, Scope.SCHOOL, Owner.IN_CHAIN, False),
-    ("GET", "/signing-requests/{request_id}"): R(SCHOOL_STAFF, Scope.SCHOOL, Owner.IN_CHAIN, False),
+    # Signing requests: opened by the school's board, or by the archive acting for it.
+    ("POST", "/signing-requests"): R(SCHOOL_KEEPERS | ARCHIVIST, Scope.SCHOOL, Owner.NONE, True),
+    ("GET", "/signing-requests"): R(SCHOOL_STAFF | ARCHIVIST, Scope.SCHOOL, Owner.IN_CHAIN, False),
+    ("GET", "/signing-requests/{request_id}"): R(
+        SCHOOL_STAFF | ARCHIVIST, Scope.SCHOOL, Owner.IN_CHAIN, False
+    ),
     ("GET", "/signing-requests/{request_id}/document"): R(
-        SCHOOL_STAFF, Scope.SCHOOL, Owner.IN_CHAIN, False
+        SCHOOL_STAFF | ARCHIVIST, Scope.SCHOOL, Owner.IN_CHAIN, False
     ),
     ("POST", "/signing-requests/{request_id}/sign"): R(SIGNERS, Scope.SCHOOL, Owner.TURN, True),
     ("POST", "/signing-requests/{request_id}/external-signatures"): R(
@@ -83,7 +90,7 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
     ),
     ("POST", "/signing-requests/{request_id}/refuse"): R(SIGNERS, Scope.SCHOOL, Owner.TURN, True),
     ("POST", "/signing-requests/{request_id}/restart"): R(
-        SCHOOL_KEEPERS, Scope.SCHOOL, Owner.NONE, True
+        SCHOOL_KEEPERS | ARCHIVIST, Scope.SCHOOL, Owner.NONE, True
     ),
     # Batch signing: everything waiting for the caller in a class or a school.
     ("POST", "/signing-batches"): R(SIGNERS, Scope.SCHOOL, Owner.NONE, True),
@@ -94,6 +101,12 @@ ENDPOINT_RULES: Final[dict[tuple[str, str], EndpointRule]] = {
 del R
 # Inspectors read, never write: checked once here rather than trusted to every row.
 assert all(not (rule.roles & INSPECTORS) for rule in ENDPOINT_RULES.values() if rule.writes)
+# The archive is no signer: nothing that signs, refuses or batches admits it.
+assert all(
+    Role.ARCHIVIST not in rule.roles
+    for rule in ENDPOINT_RULES.values()
+    if rule.owner is Owner.TURN or rule.roles == SIGNERS
+)
 
 
 def rule(method: str, path: str) -> EndpointRule:

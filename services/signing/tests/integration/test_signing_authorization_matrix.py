@@ -4,8 +4,8 @@ to the request's chain of signers.
 
 The caller holds exactly one grant, of the role under test, at the tier that role is granted at:
 
-- in scope: the province (province roles), the district office of the school (district roles),
-  the school itself (school roles);
+- in scope: the province (province roles and the platform role archivist), the district office
+  of the school (district roles), the school itself (school roles);
 - out of scope: a second province seeded here (province roles), the other district (district
   roles), the sibling school in the same district (school roles).
 
@@ -33,6 +33,11 @@ is in scope even at its "out of scope" unit, which lies in the same province); `
 grant of the row's roles (a batch is read by the person who queued it: the case calls as them);
 ``Scope.PUBLIC`` no grant at all: ``POST /validation`` answers every caller, with or without a
 token.
+
+The archivist is held only by a platform client (the archive service), so its token is a
+client's acting for a person, as the archive's is (the person owns what it opens); every other
+role's is a person's own. It opens, restarts and reads requests, and never signs, refuses or
+batches.
 
 Allowed answers are 2xx, and an allowed write changes something; refused ones are
 problem+json: 403 ``forbidden`` (role or scope) or the owner check's own answer, and a refused
@@ -95,8 +100,13 @@ OWNER_REFUSALS: Final[dict[tuple[Owner, Link], tuple[int, str]]] = {
 }
 
 
+# Roles held only by platform service clients (identity.domain.roles): their tokens are a
+# client's, acting for a person.
+PLATFORM_ROLES: Final = frozenset({Role.ARCHIVIST})
+
+
 def tier(role: Role) -> OrgLevel:
-    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR}:
+    if role in {Role.PROVINCE_ADMIN, Role.PROVINCE_INSPECTOR, Role.ARCHIVIST}:
         return OrgLevel.PROVINCE
     if role in {Role.DISTRICT_ADMIN, Role.DISTRICT_INSPECTOR}:
         return OrgLevel.DISTRICT
@@ -177,6 +187,16 @@ class Target:
         if link is not None:
             return self.people[link].user_id
         return call.caller or uuid.uuid4()
+
+    def token(self, role: Role, person: uuid.UUID, unit: uuid.UUID) -> dict[str, str]:
+        """``role`` at ``unit``: a person's own token, or for a platform role the platform
+        client's acting for ``person``."""
+        grant = f"{role.value}@{unit}"
+        if role in PLATFORM_ROLES:
+            return self.world.issuer.headers(
+                "hsdt-archive", grant, kind="client", acting_for=person
+            )
+        return self.world.as_(person, grant)
 
     async def fresh_request(self) -> dict[str, Any]:
         """A request of its own with the target's chain, in a class of its own."""
@@ -502,7 +522,7 @@ async def test_authorization_matrix(
     rule = ENDPOINT_RULES[method, path]
     call = t.unspent.pop((method, path), None) or await BUILDERS[method, path](t)
     assert call.method == method
-    auth = t.world.as_(t.caller(call, link), f"{role.value}@{t.holder(role, relation)}")
+    auth = t.token(role, t.caller(call, link), t.holder(role, relation))
     before = await t.world.fingerprint() if rule.writes else None
 
     response = await _send(t, call, auth)
@@ -572,7 +592,7 @@ async def test_the_seal_is_applied_at_its_turn_by_a_school_leader_only(
     t = target
     call = t.unspent.pop(SEAL, None) or await _at_the_seal(t)
     assert call.caller is not None
-    auth = t.world.as_(call.caller, f"{role.value}@{t.holder(role, relation)}")
+    auth = t.token(role, call.caller, t.holder(role, relation))
     before = await t.world.fingerprint()
 
     response = await _send(t, call, auth)

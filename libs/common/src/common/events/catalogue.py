@@ -33,7 +33,7 @@ from common.events.signing import (
 
 # Bump the minor version when an event or a field is added, the major one never: a breaking
 # change is a new ``.vN`` type beside the old one. The AsyncAPI document carries this version.
-CATALOGUE_VERSION = "1.5.0"
+CATALOGUE_VERSION = "1.7.0"
 
 CATALOGUE: tuple[type[IntegrationEvent], ...] = (
     UserCreated,

@@ -10,7 +10,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from common.events.base import IntegrationEvent
 
@@ -44,6 +44,10 @@ class Role(StrEnum):
     """Role of a grant; the resource owner's own check (who teaches which class) comes on top.
 
     Inspectors (thanh tra, kiểm tra) read everything in their scope and change nothing.
+
+    ``archivist`` is the one platform role: held only by a platform service client (the archive
+    service) at a province, never granted to a person or a group, so no ``GrantChanged`` carries
+    it. Its token acts for the person whose action it carries out (R23).
     """
 
     PROVINCE_ADMIN = "province_admin"
@@ -54,6 +58,7 @@ class Role(StrEnum):
     SCHOOL_LEADER = "school_leader"
     TEACHER = "teacher"
     STAFF = "staff"
+    ARCHIVIST = "archivist"
 
 
 class DisableReason(StrEnum):
@@ -166,8 +171,9 @@ class OrgUnitCreated(IntegrationEvent):
     """An org unit (đơn vị) was added to the tree: the department, a district office or a school.
 
     Published when identity commits a new unit, so other services can keep their own copy of the
-    tree (which schools a district holds, a school's levels). Carries the unit's code, not its
-    name: names are looked up in identity.
+    tree (which schools a district holds, a school's levels). Since catalogue 1.7 it also carries
+    the unit's official name, which archive prints on the documents: an institution's name is
+    public, not personal data.
     """
 
     event_type: ClassVar[str] = "vn.hsdt.identity.orgunit.created.v1"
@@ -181,6 +187,10 @@ class OrgUnitCreated(IntegrationEvent):
     )
     parent_id: uuid.UUID | None = Field(
         description="Id of the unit directly above it; null for the department itself."
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = Field(
+        default=None,
+        description="Official name, e.g. Trường THCS Lê Quý Đôn (added in catalogue 1.7).",
     )
     levels: list[str] = Field(
         description=(

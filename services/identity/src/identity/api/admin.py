@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final, Generic, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -425,8 +425,14 @@ class ClientRead(BaseModel):
 
     id: uuid.UUID
     client_id: str
+    kind: Literal["school", "platform"] = Field(
+        description="School software (bound to a school) or a platform service (the province)"
+    )
     name: str
-    school_id: uuid.UUID
+    unit_id: uuid.UUID = Field(description="The unit the client is bound to")
+    school_id: uuid.UUID | None = Field(
+        description="The school of school software; null for a platform client"
+    )
     scopes: list[str]
     status: str
     created_at: datetime
@@ -437,8 +443,10 @@ class ClientRead(BaseModel):
         return cls(
             id=row.id,
             client_id=row.client_id,
+            kind="platform" if row.kind == "platform" else "school",
             name=row.name,
-            school_id=row.school_id,
+            unit_id=row.unit_id,
+            school_id=row.unit_id if row.kind == "school" else None,
             scopes=list(row.scopes),
             status=row.status,
             created_at=row.created_at,

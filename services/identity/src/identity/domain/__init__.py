@@ -13,6 +13,7 @@ from identity.domain.grants import (
     compact_grant,
     compact_grants,
     effective_grants,
+    holds_a_role_within,
     implied_role_units,
 )
 from identity.domain.org import (
@@ -34,12 +35,15 @@ from identity.domain.passwords import (
     check_password,
 )
 from identity.domain.roles import (
+    PLATFORM_ROLES,
     ROLE_POLICIES,
     RolePolicy,
     any_requires_totp,
+    check_grantable_to_people,
     check_role_at,
     grantable_roles,
     is_at_or_below,
+    is_platform_role,
     is_role_valid_at,
     requires_totp,
     role_rank,
@@ -48,6 +52,7 @@ from identity.domain.roles import (
 
 __all__ = [
     "CODE_PATTERN",
+    "PLATFORM_ROLES",
     "ROLE_POLICIES",
     "DomainError",
     "Grant",
@@ -68,6 +73,7 @@ __all__ = [
     "any_requires_totp",
     "can_grant",
     "can_revoke",
+    "check_grantable_to_people",
     "check_password",
     "check_role_at",
     "check_school_levels",
@@ -75,8 +81,10 @@ __all__ = [
     "compact_grants",
     "effective_grants",
     "grantable_roles",
+    "holds_a_role_within",
     "implied_role_units",
     "is_at_or_below",
+    "is_platform_role",
     "is_role_valid_at",
     "normalise_code",
     "normalise_name",

@@ -16,7 +16,12 @@ from enum import StrEnum
 from common.events.identity import GranteeKind, Role
 from identity.domain.errors import DomainError
 from identity.domain.org import OrgTree, OrgUnit, OrgUnitId, OrgUnitRef
-from identity.domain.roles import grantable_roles, is_role_valid_at
+from identity.domain.roles import (
+    check_grantable_to_people,
+    grantable_roles,
+    is_platform_role,
+    is_role_valid_at,
+)
 
 
 class Status(StrEnum):
@@ -67,6 +72,8 @@ class Grant:
     valid_to: datetime | None = None
 
     def __post_init__(self) -> None:
+        # A platform role (archivist) is a platform client's scope, never a person's grant.
+        check_grantable_to_people(self.role)
         _require_aware(self.valid_from, "valid_from")
         if self.valid_to is not None:
             _require_aware(self.valid_to, "valid_to")
@@ -183,6 +190,12 @@ def can_grant(
     grantor_grants: Iterable[Grant], role: Role, unit: OrgUnitRef, tree: OrgTree, at: datetime
 ) -> GrantDecision:
     """Whether someone holding ``grantor_grants`` may grant ``role`` at ``unit`` at ``at``."""
+    if is_platform_role(role):
+        return _refuse(
+            "role_platform_only",
+            "Vai trò chỉ dành cho dịch vụ nền tảng, không cấp cho người dùng hay nhóm",
+            f"{role} is held only by platform service clients, never by a user or a group",
+        )
     target = tree.find(unit)
     if target is not None and not is_role_valid_at(role, target.kind):
         return _refuse(
@@ -199,6 +212,12 @@ def can_revoke(
     """Whether someone holding ``grantor_grants`` may revoke ``grant``: exactly when they could
     have granted it now. A grant that no longer fits its unit's tier can still be revoked."""
     return _decide(grantor_grants, grant.role, grant.unit_id, tree, at)
+
+
+def holds_a_role_within(effective: Iterable[Grant], tree: OrgTree, scope: OrgUnitRef) -> bool:
+    """Whether any of ``effective`` is held at ``scope`` or a unit below it: a platform client
+    bound to a province acts only for a person who works in that province (R23)."""
+    return any(g.unit_id in tree and tree.contains(scope, g.unit_id) for g in effective)
 
 
 def compact_grant(role: Role, unit_id: OrgUnitId) -> str:

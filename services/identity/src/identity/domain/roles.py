@@ -22,6 +22,14 @@ province of children's data) and the province admin and district admin rows gain
 School leader (Ban giám hiệu: principal, vice-principals) ranks above school admin (the staff
 member who runs the school's accounts, quản trị HSĐT): the principal heads the school's admin
 board (R9), so a leader may appoint the admin, and not the other way round.
+
+Platform roles
+--------------
+``archivist`` is held only by a platform service client (the archive service) bound to the
+province, never by a person or a group: nobody may grant it (``platform_only``), and a grant of
+it is refused whoever asks. It stands outside the ladder above (rank 0 orders nothing, since no
+role grants it) and needs no second factor: software cannot present one, and every write it
+makes is attributed to the person it acts for.
 """
 
 from __future__ import annotations
@@ -42,13 +50,18 @@ class RolePolicy:
     unit_kind: OrgUnitKind  # the one tier a grant of this role is made at
     may_grant: frozenset[Role]
     requires_totp: bool
+    # Held by platform service clients only: never granted to a person or a group.
+    platform_only: bool = False
 
 
 _SCHOOL_STAFF: Final = frozenset({Role.TEACHER, Role.STAFF})
+PLATFORM_ROLES: Final = frozenset({Role.ARCHIVIST})
 
 ROLE_POLICIES: Final[Mapping[Role, RolePolicy]] = MappingProxyType(
     {
-        Role.PROVINCE_ADMIN: RolePolicy(80, OrgLevel.PROVINCE, frozenset(Role), True),
+        Role.PROVINCE_ADMIN: RolePolicy(
+            80, OrgLevel.PROVINCE, frozenset(Role) - PLATFORM_ROLES, True
+        ),
         # Read-only, but over a whole province of children's data: a second factor too.
         Role.PROVINCE_INSPECTOR: RolePolicy(70, OrgLevel.PROVINCE, frozenset(), True),
         Role.DISTRICT_ADMIN: RolePolicy(
@@ -66,8 +79,12 @@ ROLE_POLICIES: Final[Mapping[Role, RolePolicy]] = MappingProxyType(
         Role.SCHOOL_ADMIN: RolePolicy(30, OrgLevel.SCHOOL, _SCHOOL_STAFF, True),
         Role.TEACHER: RolePolicy(20, OrgLevel.SCHOOL, frozenset(), False),
         Role.STAFF: RolePolicy(10, OrgLevel.SCHOOL, frozenset(), False),
+        # The archive service's client at the province: reads locked snapshots, opens signing
+        # requests, acting for the leader who locked (R23).
+        Role.ARCHIVIST: RolePolicy(0, OrgLevel.PROVINCE, frozenset(), False, platform_only=True),
     }
 )
+assert {r for r, p in ROLE_POLICIES.items() if p.platform_only} == PLATFORM_ROLES
 
 
 def role_rank(role: Role) -> int:
@@ -100,6 +117,22 @@ def check_role_at(role: Role, unit: OrgUnit) -> None:
 def grantable_roles(role: Role) -> frozenset[Role]:
     """The roles a holder of ``role`` may grant, inside the scope of their grant."""
     return ROLE_POLICIES[role].may_grant
+
+
+def is_platform_role(role: Role) -> bool:
+    """Whether ``role`` belongs to platform service clients only (never a person or a group)."""
+    return ROLE_POLICIES[role].platform_only
+
+
+def check_grantable_to_people(role: Role) -> None:
+    """Refuse a grant of a platform role to a user or a group, whoever asks."""
+    if is_platform_role(role):
+        raise DomainError(
+            "role_platform_only",
+            "Vai trò chỉ dành cho dịch vụ nền tảng, không cấp cho người dùng hay nhóm",
+            f"{role} is held only by platform service clients (created by an operator with "
+            "'python -m identity.cli platform-client'), never by a user or a group",
+        )
 
 
 def requires_totp(role: Role) -> bool:

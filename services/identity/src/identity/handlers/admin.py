@@ -40,6 +40,7 @@ from identity.domain import (
     SchoolLevel,
     can_grant,
     can_revoke,
+    check_grantable_to_people,
     check_password,
     normalise_name,
 )
@@ -244,6 +245,7 @@ async def create_org_unit(
                     unit_id=unit.id,
                     kind=unit.kind,
                     code=unit.code,
+                    name=unit.name,
                     parent_id=cmd.parent_id,
                     levels=sorted(level.value for level in unit.levels),
                     province_id=scope.province_id,
@@ -745,7 +747,12 @@ def record_grant(
 
 
 async def grant_role(uow: IdentityUnitOfWork, actor: Actor, cmd: GrantRole) -> GrantRow:
-    """Grant a role at a unit; no escalation (``domain.can_grant`` with the actor's grants)."""
+    """Grant a role at a unit; no escalation (``domain.can_grant`` with the actor's grants).
+
+    A platform role (archivist) is refused first, whoever asks (422 ``role-platform-only``): it
+    belongs to platform service clients, which an operator creates, never to a user or a group.
+    """
+    check_grantable_to_people(cmd.role)
     async with uow:
         auth = await authority(uow, actor)
         _unit(auth.tree, cmd.unit_id)
@@ -857,21 +864,22 @@ async def disable_client(
     allowed: Collection[Role],
     revoker: SubjectRevoker,
 ) -> ClientRow:
-    """Disable school software: the token endpoint refuses it, and its live tokens (subject: the
-    client id) are revoked at once."""
+    """Disable a client (school software, or a platform client for an admin of the province):
+    the token endpoint refuses it, and its live tokens (subject: the client id) are revoked at
+    once."""
     async with uow:
         auth = await authority(uow, actor)
         row = await uow.admin.client(client_id, for_update=True)
         if row is None:
             raise NotFoundError("client-unknown", "Không tìm thấy phần mềm", client_id)
-        auth.require(allowed, row.school_id)
+        auth.require(allowed, row.unit_id)
         if row.status == "disabled":
             return row
         row.status = "disabled"
         uow.admin.audit(
             actor.user_id,
             "client.disable",
-            row.school_id,
+            row.unit_id,
             row.client_id,
             source_address=actor.source_address,
         )

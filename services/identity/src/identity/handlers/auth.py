@@ -18,19 +18,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import pyotp
+from sqlalchemy.exc import IntegrityError
 
 from common.auth import Principal
 from common.errors import Problem
 from common.events.identity import OrgLevel, Role
 from identity.domain import (
+    PLATFORM_ROLES,
     PasswordContext,
     Status,
     check_password,
     compact_grants,
     effective_grants,
+    holds_a_role_within,
     requires_totp,
 )
 from identity.keys import KeyRing, SigningKey, StoredKey
@@ -67,6 +71,11 @@ TOTP_DRIFT_STEPS: Final = 1
 # Client scopes are roles a client may hold at its school. Roles that need a second factor are
 # left out: software cannot present one, so it must not get what a person needs TOTP for.
 CLIENT_SCOPES: Final = frozenset({Role.TEACHER, Role.STAFF})
+# A platform client's scopes: the platform roles, held at the province (domain.roles).
+PLATFORM_CLIENT_SCOPES: Final = PLATFORM_ROLES
+# Who made what the platform made (bootstrap, an operator command): grants and clients need
+# a maker, and those have no person behind them.
+PLATFORM_ID: Final = uuid.UUID("00000000-0000-0000-0000-000000000001")
 # Purposes of the short-lived, single-use sign-in step tokens kept (hashed) in Redis.
 TOTP_ENROLMENT: Final = "totp-enrolment"
 PASSWORD_CHANGE: Final = "password-change"  # noqa: S105 — a key prefix, not a password
@@ -1231,13 +1240,72 @@ async def logout(
         await auth.revocations.revoke_family(principal.family_id)
 
 
-# School-software clients ------------------------------------------------------------------------
+# Clients: school software and platform services ------------------------------------------------
+
+
+class ClientKind(StrEnum):
+    """What a client is bound to: school software to one school, a platform service (the
+    archive) to the province."""
+
+    SCHOOL = "school"
+    PLATFORM = "platform"
 
 
 def hash_client_secret(secret: str) -> str:
     # 256 random bits: a plain SHA-256 cannot be brute-forced, and argon2 on every token request
     # would hand anyone who knows a client id a cheap way to burn our CPU.
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _client_scopes(scopes: list[str], allowed: frozenset[Role]) -> list[str]:
+    wanted = sorted(set(scopes))
+    bad = [s for s in wanted if s not in allowed]
+    if not wanted or bad:
+        raise Problem(
+            422,
+            "client-scope-invalid",
+            "Phạm vi quyền của phần mềm không hợp lệ",
+            f"scopes must be among {sorted(allowed)}; got {bad or 'none'}",
+        )
+    return wanted
+
+
+def _add_client(
+    uow: IdentityUnitOfWork,
+    *,
+    kind: ClientKind,
+    name: str,
+    unit_id: uuid.UUID,
+    scopes: list[str],
+    created_by: uuid.UUID,
+    actor_kind: str,
+) -> tuple[str, str]:
+    client_id = f"hsdt-{secrets.token_hex(8)}"
+    secret = secrets.token_urlsafe(32)
+    uow.auth.add(
+        ClientRow(
+            id=uuid.uuid4(),
+            client_id=client_id,
+            kind=kind.value,
+            name=name,
+            secret_hash=hash_client_secret(secret),
+            unit_id=unit_id,
+            scopes=scopes,
+            status="active",
+            created_by=created_by,
+        )
+    )
+    uow.auth.audit(
+        action="client-created",
+        outcome="success",
+        actor_kind=actor_kind,
+        actor_id=None if actor_kind == "platform" else str(created_by),
+        source_address=None,
+        unit_id=unit_id,
+        target=client_id,
+        details={"scopes": scopes, "kind": kind.value},
+    )
+    return client_id, secret
 
 
 async def create_client(
@@ -1249,45 +1317,117 @@ async def create_client(
     created_by: uuid.UUID,
 ) -> tuple[str, str]:
     """Register school software; returns ``(client_id, client_secret)``, the secret shown once."""
-    wanted = sorted(set(scopes))
-    bad = [s for s in wanted if s not in CLIENT_SCOPES]
-    if not wanted or bad:
-        raise Problem(
-            422,
-            "client-scope-invalid",
-            "Phạm vi quyền của phần mềm không hợp lệ",
-            f"scopes must be among {sorted(CLIENT_SCOPES)}; got {bad or 'none'}",
-        )
+    wanted = _client_scopes(scopes, CLIENT_SCOPES)
     async with uow:
         unit = await uow.auth.unit(school_id)
         if unit is None or unit.kind != OrgLevel.SCHOOL.value:
             raise Problem(
                 422, "school-unknown", "Không tìm thấy trường", f"{school_id} is not a school"
             )
-        client_id = f"hsdt-{secrets.token_hex(8)}"
-        secret = secrets.token_urlsafe(32)
-        uow.auth.add(
-            ClientRow(
-                id=uuid.uuid4(),
-                client_id=client_id,
-                name=name,
-                secret_hash=hash_client_secret(secret),
-                school_id=school_id,
-                scopes=wanted,
-                status="active",
-                created_by=created_by,
-            )
-        )
-        uow.auth.audit(
-            action="client-created",
-            outcome="success",
-            actor_kind="user",
-            actor_id=str(created_by),
-            source_address=None,
+        client_id, secret = _add_client(
+            uow,
+            kind=ClientKind.SCHOOL,
+            name=name,
             unit_id=school_id,
-            target=client_id,
-            details={"scopes": wanted},
+            scopes=wanted,
+            created_by=created_by,
+            actor_kind="user",
         )
+        await uow.commit()
+    return client_id, secret
+
+
+def _client_exists(name: str, client_id: str | None) -> Problem:
+    found = f"as {client_id}" if client_id else "(created concurrently)"
+    return Problem(
+        409,
+        "client-exists",
+        "Đã có dịch vụ nền tảng với tên này",
+        f"platform client {name!r} exists already {found}",
+        extensions={"client_id": client_id} if client_id else None,
+    )
+
+
+async def create_platform_client(
+    uow: IdentityUnitOfWork,
+    *,
+    name: str,
+    province_id: uuid.UUID,
+    scopes: list[str],
+    created_by: uuid.UUID = PLATFORM_ID,
+) -> tuple[str, str]:
+    """Register a platform service (the archive) bound to the province; returns ``(client_id,
+    client_secret)``, the secret shown once. Its token grants each scope at the province
+    (``archivist@<province_id>``); it may act for any active person of the province.
+
+    The name is unique among platform clients (409 ``client-exists``, also when a concurrent
+    create wins the race). Made by an operator (``python -m identity.cli platform-client``),
+    never through the admin API: no person's role may hand out a platform role.
+    """
+    wanted = _client_scopes(scopes, PLATFORM_CLIENT_SCOPES)
+    async with uow:
+        unit = await uow.auth.unit(province_id)
+        if unit is None or unit.kind != OrgLevel.PROVINCE.value:
+            raise Problem(
+                422,
+                "province-unknown",
+                "Không tìm thấy Sở GDĐT",
+                f"{province_id} is not the province (Sở GDĐT)",
+            )
+        existing = await uow.auth.platform_client_by_name(name)
+        if existing is not None:
+            raise _client_exists(name, existing.client_id)
+        client_id, secret = _add_client(
+            uow,
+            kind=ClientKind.PLATFORM,
+            name=name,
+            unit_id=province_id,
+            scopes=wanted,
+            created_by=created_by,
+            actor_kind="platform" if created_by == PLATFORM_ID else "user",
+        )
+        try:
+            await uow.commit()
+        except IntegrityError:
+            raise _client_exists(name, None) from None
+    return client_id, secret
+
+
+async def rotate_platform_client_secret(
+    uow: IdentityUnitOfWork, *, name: str, rotated_by: uuid.UUID = PLATFORM_ID
+) -> tuple[str, str]:
+    """A new secret for the platform client ``name``; returns ``(client_id, client_secret)``.
+
+    The old secret stops working at once. Tokens already issued live out their lifetime (at
+    most 15 minutes), so a service that rotates routinely is not cut off mid-step; to cut them
+    too, disable the client (``POST /clients/{client_id}/disable``, a province admin).
+    """
+    async with uow:
+        row = await uow.auth.platform_client_by_name(name, for_update=True)
+        if row is None:
+            raise Problem(
+                404, "client-unknown", "Không tìm thấy dịch vụ nền tảng", f"no client {name!r}"
+            )
+        if row.status != "active":
+            raise Problem(
+                409,
+                "client-disabled",
+                "Dịch vụ nền tảng đã bị vô hiệu hóa",
+                f"{row.client_id} is disabled; create a client under another name",
+            )
+        secret = secrets.token_urlsafe(32)
+        row.secret_hash = hash_client_secret(secret)
+        platform = rotated_by == PLATFORM_ID
+        uow.auth.audit(
+            action="client-secret-rotated",
+            outcome="success",
+            actor_kind="platform" if platform else "user",
+            actor_id=None if platform else str(rotated_by),
+            source_address=None,
+            unit_id=row.unit_id,
+            target=row.client_id,
+        )
+        client_id = row.client_id
         await uow.commit()
     return client_id, secret
 
@@ -1301,7 +1441,8 @@ async def issue_client_token(
     acting_for: str | None,
     source_address: str,
 ) -> ClientToken:
-    """OAuth2 client credentials (RFC 6749 §4.4): a token with the client's scopes at its school."""
+    """OAuth2 client credentials (RFC 6749 §4.4): a token with the client's scopes at its unit
+    (the school of school software, the province of a platform client)."""
     now = auth.clock()
     async with uow:
         client = await uow.auth.client_by_client_id(client_id)
@@ -1325,7 +1466,7 @@ async def issue_client_token(
         acting_user: str | None = None
         if acting_for is not None:
             acting_user = await _check_acting_for(uow, client, acting_for, now)
-        grants = tuple(sorted(f"{scope}@{client.school_id}" for scope in client.scopes))
+        grants = tuple(sorted(f"{scope}@{client.unit_id}" for scope in client.scopes))
         ring = await auth.keys.ring(now)
         token, _ = mint_access_token(
             ring,
@@ -1345,7 +1486,7 @@ async def issue_client_token(
             actor_id=client.client_id,
             on_behalf_of=acting_user,
             source_address=source_address,
-            unit_id=client.school_id,
+            unit_id=client.unit_id,
         )
         await uow.commit()
     return ClientToken(
@@ -1359,11 +1500,16 @@ async def issue_client_token(
 async def _check_acting_for(
     uow: IdentityUnitOfWork, client: ClientRow, acting_for: str, now: datetime
 ) -> str:
+    """School software acts for a teacher of its school; a platform client for any person who
+    holds a role in its province (the leader who locked the term). Both: an active account."""
+    platform = client.kind == ClientKind.PLATFORM
     refused = oauth_problem(
         400,
         "invalid_grant",
         "Phần mềm không được phép thao tác thay người dùng này",
-        "acting_for must be an active teacher of the client's school",
+        "acting_for must be an active person holding a role in the client's province"
+        if platform
+        else "acting_for must be an active teacher of the client's school",
     )
     try:
         user_id = uuid.UUID(acting_for)
@@ -1374,13 +1520,21 @@ async def _check_acting_for(
         raise refused
     direct, memberships, via_groups = await uow.auth.grants_of_user(user.id)
     effective = effective_grants(user.id, direct, memberships, via_groups, now)
-    if not any(g.role is Role.TEACHER and g.unit_id == client.school_id for g in effective):
+    if platform:
+        allowed = holds_a_role_within(effective, await uow.auth.org_tree(), client.unit_id)
+    else:
+        allowed = any(g.role is Role.TEACHER and g.unit_id == client.unit_id for g in effective)
+    if not allowed:
         raise refused
     return str(user.id)
 
 
 __all__ = [
+    "CLIENT_SCOPES",
+    "PLATFORM_CLIENT_SCOPES",
+    "PLATFORM_ID",
     "AuthServices",
+    "ClientKind",
     "ClientToken",
     "KeyKeeper",
     "StepUpToken",
@@ -1391,11 +1545,13 @@ __all__ = [
     "confirm_own_totp",
     "confirm_totp",
     "create_client",
+    "create_platform_client",
     "enrol_own_totp",
     "enrol_totp",
     "issue_client_token",
     "logout",
     "refresh",
+    "rotate_platform_client_secret",
     "sign_in",
     "step_up",
 ]

@@ -330,7 +330,7 @@ class AdminRepository:
             query = query.where(AuditRow.id < before_id)
         return (await self.session.scalars(query.order_by(AuditRow.id.desc()).limit(limit))).all()
 
-    # --- school-software clients and second factors
+    # --- clients (school software, platform services) and second factors
 
     async def client(self, client_id: str, *, for_update: bool = False) -> ClientRow | None:
         query = select(ClientRow).where(ClientRow.client_id == client_id)
@@ -341,7 +341,7 @@ class AdminRepository:
     async def clients_page(
         self, unit_ids: Collection[uuid.UUID], after: str | None, limit: int
     ) -> Sequence[ClientRow]:
-        query = select(ClientRow).where(ClientRow.school_id.in_(list(unit_ids)))
+        query = select(ClientRow).where(ClientRow.unit_id.in_(list(unit_ids)))
         if after is not None:
             query = query.where(ClientRow.client_id > after)
         return (await self.session.scalars(query.order_by(ClientRow.client_id).limit(limit))).all()

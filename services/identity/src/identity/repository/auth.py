@@ -182,6 +182,14 @@ class AuthRepository:
     async def client_by_client_id(self, client_id: str) -> ClientRow | None:
         return await self.session.scalar(select(ClientRow).where(ClientRow.client_id == client_id))
 
+    async def platform_client_by_name(
+        self, name: str, *, for_update: bool = False
+    ) -> ClientRow | None:
+        query = select(ClientRow).where(ClientRow.kind == "platform", ClientRow.name == name)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
     # Audit ------------------------------------------------------------------------------------
 
     def add(self, row: object) -> None:
