@@ -106,6 +106,11 @@ ensure_packages() {
     command -v softhsm2-util >/dev/null 2>&1 && [ -e /usr/lib/softhsm/libsofthsm2.so ] \
         || missing+=(softhsm2)
     [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    # Archive: a one-node Ceph RADOS gateway is the S3 server with object lock of the tests and
+    # the run command (archive.storage.rgw); ceph-common and ceph-base come as dependencies.
+    command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
+    command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
+    command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
         case " ${missing[*]} " in *" postgresql "*) PG_INSTALLED_NOW=1 ;; esac
