@@ -27,11 +27,12 @@ fmt: sync ## Format and autofix with ruff
 	uv run --no-sync ruff format .
 	uv run --no-sync ruff check --fix .
 
-bench: ## Benchmarks: event pipeline, tokens and sign-in, grade sheets and results, the roll-call peak (ratios to raw baselines)
+bench: ## Benchmarks: event pipeline, tokens and sign-in, grade sheets and results, the roll-call peak, signing (ratios to raw baselines)
 	uv run --no-sync python -m bench.events
 	uv run --no-sync python -m bench.identity
 	uv run --no-sync python -m bench.records
 	uv run --no-sync python -m bench.attendance
+	uv run --no-sync python -m bench.signing
 
 migrate: ## Create the databases and vhost if missing and run every service's migrations
 	bash scripts/setup.sh

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from common.bootstrap import Deps, build_deps
 from signing.crypto.certs import Trust
 from signing.crypto.keys import TokenKeys
+from signing.crypto.pades import close_timestampers
 from signing.engine import SignatureTools, load_trust
 from signing.settings import SigningSettings
 from signing.uow import SigningUnitOfWork
@@ -26,6 +27,7 @@ class SigningDeps(Deps):
     async def aclose(self) -> None:
         if self.tools is not None and self.tools.keys is not None:
             self.tools.keys.close()
+        await close_timestampers()
         await super().aclose()
 
 
@@ -48,7 +50,9 @@ def signature_tools(settings: SigningSettings) -> SignatureTools:
             "no trust anchors at %s: every certificate is refused", settings.trust_anchors_file
         )
         trust = Trust.of([], fetch_online=settings.fetch_revocation)
-    return SignatureTools(keys, trust, settings.tsa_url)
+    return SignatureTools(
+        keys, trust, settings.tsa_url, usable_for_seconds=settings.certificate_check_seconds
+    )
 
 
 def bootstrap(settings: SigningSettings | None = None) -> SigningDeps:

@@ -7,6 +7,7 @@ few the handlers answer for. It also checks a second factor: a step-up token fro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,10 +119,21 @@ def _answers() -> Iterator[None]:
 
 
 class SignatureTools:
-    def __init__(self, keys: TokenKeys | None, trust: Trust, tsa_url: str) -> None:
+    def __init__(
+        self,
+        keys: TokenKeys | None,
+        trust: Trust,
+        tsa_url: str,
+        *,
+        usable_for_seconds: float = 300.0,
+    ) -> None:
         self.keys = keys
         self.trust = trust
         self.tsa_url = tsa_url
+        # A certificate found usable is not checked online again for a while: a batch signs
+        # thousands of documents with one certificate, and each check fetches OCSP and CRLs.
+        self._usable_for = usable_for_seconds
+        self._usable: dict[str, float] = {}
 
     # --- inputs
 
@@ -132,6 +144,9 @@ class SignatureTools:
     async def check_usable(self, chain_pem: str, at: datetime) -> CertChain:
         """The chain reaches an anchor, is valid at ``at`` and is not revoked (online)."""
         chain = chain_of(chain_pem)
+        checked = self._usable.get(chain.sha256)
+        if checked is not None and checked > time.monotonic() and chain.not_after > at:
+            return chain
         context = self.trust.validation_context(require_revocation=False)
         validator = CertificateValidator(
             chain.signer, intermediate_certs=list(chain.intermediates), validation_context=context
@@ -150,6 +165,7 @@ class SignatureTools:
             ) from None
         finally:
             await context.aclose()  # type: ignore[no-untyped-call]  # unannotated in certvalidator
+        self._usable[chain.sha256] = time.monotonic() + self._usable_for
         return chain
 
     # --- signing

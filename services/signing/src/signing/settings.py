@@ -33,6 +33,8 @@ class SigningSettings(CommonSettings):
     tsa_url: str = "http://127.0.0.1:9781/hsdt-test/tsa/tsa"
     # Whether validation may fetch OCSP/CRLs online (an archive validates offline).
     fetch_revocation: bool = True
+    # How long a certificate found usable (chain, validity, OCSP) is not checked again.
+    certificate_check_seconds: float = Field(default=300.0, ge=0)
 
     # The purpose a step-up token (TOTP through identity) must carry to unlock a server key.
     step_up_purpose: str = "signing"

@@ -9,14 +9,15 @@ so the file validates offline for as long as the timestamp's algorithms hold (B-
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import struct
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from io import BytesIO
 from typing import Any, Final
 
@@ -40,6 +41,7 @@ from pyhanko_certvalidator.errors import (
     PathBuildingError,
     PathValidationError,
 )
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.crypto.certs import CertChain, Trust
@@ -110,10 +112,30 @@ class PreparedSignature:
     state: bytes
 
 
-@cache
+# One timestamper per event loop and URL, over one kept-open aiohttp session: pyHanko caches the
+# size probe ("dummy response") per instance, and its default HTTPTimeStamper opens a session
+# (and loads a TLS context, ~16 ms of CPU) for every request.
+_TIMESTAMPERS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[HTTPTimeStamper, LazySession]]
+] = weakref.WeakKeyDictionary()
+
+
 def _timestamper(url: str) -> HTTPTimeStamper:
-    # One per URL and process: pyHanko caches the size probe ("dummy response") per instance.
-    return HTTPTimeStamper(url, timeout=_TIMEOUT_SECONDS)
+    per_loop = _TIMESTAMPERS.setdefault(asyncio.get_running_loop(), {})
+    found = per_loop.get(url)
+    if found is None:
+        session = LazySession()  # type: ignore[no-untyped-call]
+        found = per_loop[url] = (
+            HTTPTimeStamper(url, session=session, timeout=_TIMEOUT_SECONDS),
+            session,
+        )
+    return found[0]
+
+
+async def close_timestampers() -> None:
+    """Close this loop's timestamp sessions (a service's shutdown)."""
+    for _, session in _TIMESTAMPERS.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()  # type: ignore[no-untyped-call]  # untyped in certvalidator
 
 
 def _open(pdf: bytes) -> IncrementalPdfFileWriter:

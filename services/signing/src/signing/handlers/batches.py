@@ -16,8 +16,9 @@ from collections.abc import Callable
 from common.auth import Grant, Principal
 from common.errors import Problem
 from common.events.identity import OrgLevel, Role
+from common.events.signing import SignerRole
 from signing.access import Actor, Forbidden, rule
-from signing.domain.chain import RequestState
+from signing.domain.chain import RequestState, current_step
 from signing.engine import SignatureTools, StepUpCheck
 from signing.handlers import requests
 from signing.handlers.base import authorize, not_found, unit_of, utcnow
@@ -115,17 +116,38 @@ async def run_next_batch(
         await claim.commit()
     signed = failed = 0
     failures: list[dict[str, str]] = []
-    for request_id in request_ids:
-        # The leader's own place and then the seal may both be theirs: sign while it is.
-        while True:
-            try:
-                await _sign_one(uow_factory(), actor, tools, request_id)
-            except Problem as problem:
-                if problem.code not in {"not-your-turn", "not-a-signer", "request-closed"}:
+    try:
+        for request_id in request_ids:
+            # The leader's own place and then the seal may both be theirs: sign while it is.
+            again = True
+            while again:
+                try:
+                    again = await _sign_one(uow_factory(), actor, tools, request_id)
+                except Problem as problem:
+                    if problem.code not in {"not-your-turn", "not-a-signer", "request-closed"}:
+                        failed += 1
+                        failures.append({"request_id": str(request_id), "code": problem.code})
+                    break
+                except Exception as error:
+                    logger.exception("batch %s: signing %s failed", batch_id, request_id)
                     failed += 1
-                    failures.append({"request_id": str(request_id), "code": problem.code})
-                break
-            signed += 1
+                    failures.append({"request_id": str(request_id), "code": type(error).__name__})
+                    break
+                signed += 1
+    finally:
+        # Whatever happened, the batch says what it did; a crash of the process itself is
+        # the one case that leaves it running (docs/signing.md, known limits).
+        await _finish(uow_factory, batch_id, signed, failed, failures)
+    return batch_id
+
+
+async def _finish(
+    uow_factory: Callable[[], SigningUnitOfWork],
+    batch_id: uuid.UUID,
+    signed: int,
+    failed: int,
+    failures: list[dict[str, str]],
+) -> None:
     done = uow_factory()
     async with done:
         batch = await done.repo.batch(batch_id, for_update=True)
@@ -136,12 +158,12 @@ async def run_next_batch(
         batch.failures = failures
         batch.finished_at = utcnow()
         await done.commit()
-    return batch_id
 
 
 async def _sign_one(
     uow: SigningUnitOfWork, actor: Actor, tools: SignatureTools, request_id: uuid.UUID
-) -> None:
+) -> bool:
+    """Sign the request's current place; whether the next place is the same person's too."""
     async with uow:
         turn = await requests.take_turn(
             uow,
@@ -155,6 +177,13 @@ async def _sign_one(
             raise Problem(409, "key-not-on-server", "Khóa nằm trên thiết bị ký", "Sign it yourself")
         await requests.sign_current(uow, actor, tools, turn)
         await uow.commit()
+    following = current_step(requests.domain_steps(turn.steps))
+    if following is None:
+        return False
+    return following.user_id == actor.user_id or (
+        following.role is SignerRole.SCHOOL_SEAL
+        and Role.SCHOOL_LEADER.value in {g.role for g in actor.principal.grants}
+    )
 
 
 async def run_batches(

@@ -90,7 +90,7 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _domain_steps(steps: Sequence[SigningStepRow]) -> list[Step]:
+def domain_steps(steps: Sequence[SigningStepRow]) -> list[Step]:
     return [Step(s.position, SignerRole(s.role), s.user_id, StepState(s.state)) for s in steps]
 
 
@@ -275,7 +275,7 @@ async def list_requests(
 def my_turn(view: RequestView, user_id: uuid.UUID, *, may_seal: bool) -> bool:
     try:
         turn_of(
-            RequestState(view.request.state), _domain_steps(view.steps), user_id, may_seal=may_seal
+            RequestState(view.request.state), domain_steps(view.steps), user_id, may_seal=may_seal
         )
     except TurnError:
         return False
@@ -322,7 +322,7 @@ async def take_turn(
     try:
         current = turn_of(
             RequestState(request.state),
-            _domain_steps(steps),
+            domain_steps(steps),
             person,
             may_seal=Role.SCHOOL_LEADER in held,
         )
