@@ -5,7 +5,8 @@
 # Knobs (all optional):
 #   HSDT_GATEWAY_PORT  8080      nginx gateway on 127.0.0.1
 #   HSDT_PORT_BASE     8100      identity 8101, records 8102, attendance 8103, signing 8104, archive 8105;
-#                                the dev PKI's TSA, OCSP and CRLs on base + 90 (8190)
+#                                the dev PKI's TSA, OCSP and CRLs on base + 90 (8190), archive's
+#                                S3 server (a one-node Ceph RGW) on base + 91 (8191)
 #   HSDT_DB_PREFIX     hsdt_     databases hsdt_identity, hsdt_records, ...
 #   HSDT_VHOST         hsdt      RabbitMQ virtual host
 #   HSDT_REDIS_PREFIX  hsdt:     Redis key prefix (shared by the services, which namespace inside it)
@@ -111,6 +112,46 @@ hsdt_export_signing_dev() {
     set +a
 }
 
+# hsdt_s3_port -> the port of archive's S3 server (Ceph's RADOS gateway, object lock)
+hsdt_s3_port() { echo $((HSDT_PORT_BASE + 91)); }
+
+# Archive's object store for this machine: a one-node Ceph RGW with a persistent (bluestore on a
+# file) object store in $HSDT_RUN_DIR/s3, made once; its S3 user's keys land in s3.env. It is
+# started here to make the cluster and stopped again: the Procfile's `s3` process serves it.
+hsdt_export_archive_store() {
+    local dir="$HSDT_RUN_DIR/s3"
+    uv run --no-sync hsdt-archive-rgw start --dir "$dir" --port "$(hsdt_s3_port)" --persistent >&2
+    uv run --no-sync hsdt-archive-rgw stop --dir "$dir" >&2
+    set -a
+    # shellcheck disable=SC1091
+    . "$dir/s3.env"
+    set +a
+}
+
+# Archive's platform client at identity (role archivist at the province): it reads snapshots
+# from records and opens signing requests acting for the leader who locked. Made once; the
+# secret is kept in $HSDT_RUN_DIR/archive-client.env (mode 600) and rotated if that file is lost.
+hsdt_export_archive_client() {
+    local file="$HSDT_RUN_DIR/archive-client.env" out province="${1:-BL}"
+    if [ ! -s "$file" ]; then
+        out="$(uv run --no-sync python -m identity.cli platform-client --name archive \
+            --province-code "$province" --scopes archivist)"
+        if ! grep -q '^client_secret=' <<<"$out"; then
+            out="$(uv run --no-sync python -m identity.cli platform-client --name archive \
+                --province-code "$province" --scopes archivist --rotate)"
+        fi
+        (
+            umask 077
+            printf 'ARCHIVE_CLIENT_ID=%s\n' "$(sed -n 's/^client_id=//p' <<<"$out")"
+            printf 'ARCHIVE_CLIENT_SECRET=%s\n' "$(sed -n 's/^client_secret=//p' <<<"$out")"
+        ) >"$file"
+    fi
+    set -a
+    # shellcheck disable=SC1090
+    . "$file"
+    set +a
+}
+
 # Writes the service environment as KEY=VALUE lines (for honcho's -e and for people debugging).
 hsdt_write_env_file() {
     local out="$1" svc p var
@@ -128,6 +169,20 @@ hsdt_write_env_file() {
     if [ -f "$HSDT_RUN_DIR/signing/signing.env" ]; then
         cat "$HSDT_RUN_DIR/signing/signing.env" >>"$out"
     fi
+    # Archive: its S3 server's keys, its platform client, and where the other services are.
+    for file in "$HSDT_RUN_DIR/s3/s3.env" "$HSDT_RUN_DIR/archive-client.env"; do
+        if [ -f "$file" ]; then
+            cat "$file" >>"$out"
+        fi
+    done
+    {
+        printf 'ARCHIVE_RECORDS_URL=http://127.0.0.1:%s/api/v1\n' "$(hsdt_port records)"
+        printf 'ARCHIVE_SIGNING_URL=http://127.0.0.1:%s/api/v1\n' "$(hsdt_port signing)"
+        printf 'ARCHIVE_IDENTITY_TOKEN_URL=http://127.0.0.1:%s/api/v1/oauth/token\n' \
+            "$(hsdt_port identity)"
+        printf 'ARCHIVE_PUBLIC_VALIDATION_URL=http://127.0.0.1:%s/signing/api/v1/validation\n' \
+            "$HSDT_GATEWAY_PORT"
+    } >>"$out"
 }
 
 # psql as the role setup.sh checked, never prompting for a password.

@@ -143,6 +143,7 @@ bash "$ROOT/scripts/migrate.sh"
 hsdt_export_service_env
 hsdt_export_identity_secrets
 hsdt_export_signing_dev
+hsdt_export_archive_store
 
 # --- 3. demo province --------------------------------------------------------------------------
 demo=0
@@ -156,6 +157,8 @@ done
 if [ "$demo" -eq 0 ]; then
     say "demo province: no service has a demo.py yet (services/<svc>/src/<svc>/demo.py); skipped"
 fi
+# After identity's demo: the province the archive's platform client belongs to exists now.
+hsdt_export_archive_client
 
 # --- 4. Procfile and gateway -------------------------------------------------------------------
 NGINX_CONF="$(bash "$ROOT/scripts/render-gateway.sh" "$HSDT_RUN_DIR/nginx")"
@@ -178,6 +181,9 @@ hsdt_write_env_file "$ENV_FILE"
     done
     # The dev PKI's RFC 3161 timestamps, OCSP and CRLs, which signing needs for every signature.
     printf 'pki: exec uv run --no-sync hsdt-signing-pki serve --dir %q\n' "$HSDT_RUN_DIR/signing/pki"
+    # Archive's S3 server (object lock, retention, legal holds): Ceph's RADOS gateway.
+    printf 's3: exec uv run --no-sync hsdt-archive-rgw serve --dir %q --port %s --persistent\n' \
+        "$HSDT_RUN_DIR/s3" "$(hsdt_s3_port)"
     printf 'gateway: exec nginx -p %q -c %q -e stderr -g %q\n' "$NGINX_DIR/" "$NGINX_CONF" 'daemon off;'
 } >"$PROCFILE"
 
